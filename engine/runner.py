@@ -1,0 +1,288 @@
+"""``submit()``: drive a pipeline run from ready steps to a final status, recording everything."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .executors import Executor, RunInfo, make_executor
+from .pipeline import PipelineDefinition
+from .state import RunState
+from .status import Status
+from .store import ArtifactRecord
+from .worker import InputSpec, StepResult, StepTask
+from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .run import PipelineRun
+
+EventHandler = Callable[[str, Status, dict[str, Any]], None]
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: ``YYYYmmdd-HHMMSS-xxxxxx``."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def submit(
+    pipeline: Pipeline,
+    params: Mapping[str, Any] | None = None,
+    *,
+    regenerate_outputs: bool = False,
+    executor: str | Executor = "local",
+    max_workers: int | None = None,
+    continue_on_step_failure: bool = False,
+    experiment: str | None = None,
+    workspace: str | os.PathLike[str] | Workspace | None = None,
+    run_id: str | None = None,
+    on_event: EventHandler | None = None,
+) -> PipelineRun:
+    """Run ``pipeline`` and wait for it to finish.
+
+    Args:
+        pipeline: the ``@pipeline`` to run.
+        params: PipelineParameter values (strings are converted to the declared types).
+        regenerate_outputs: run every step even when earlier outputs could be reused.
+        executor: "local" (threads), "local-processes", or an Executor.
+        max_workers: how many steps may run at once.
+        continue_on_step_failure: let independent branches finish after a step fails.
+        experiment: a label to group runs by (defaults to the pipeline name).
+        workspace: the workspace folder or object (default ``$HEADRACE_HOME`` or ``./.headrace``).
+        run_id: use this id instead of a new one (the scheduler derives ids from fire times).
+        on_event: called as ``on_event(step, status, info)`` whenever a step changes status.
+
+    Returns:
+        The finished :class:`PipelineRun` (Completed, Failed or Canceled).
+
+    Raises:
+        DefinitionError: the pipeline is invalid.
+        ParameterError: a parameter is unknown, missing or of the wrong type.
+        KeyboardInterrupt: after recording the run as Canceled.
+    """
+    from .run import PipelineRun
+
+    defn = pipeline.definition
+    values = defn.bind_params(params)
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    runner = Runner(
+        defn,
+        values,
+        ws,
+        make_executor(executor, max_workers),
+        run_id or new_run_id(),
+        regenerate_outputs=regenerate_outputs,
+        continue_on_step_failure=continue_on_step_failure,
+        experiment=experiment,
+        on_event=on_event,
+    )
+    runner.run()
+    return PipelineRun(ws, runner.run_id)
+
+
+@dataclass
+class _Attempt:
+    step: str
+    attempt: int
+    deadline: float | None
+
+
+class Runner:
+    """One run's loop: start ready steps, collect results, retry, skip, record, finish."""
+
+    def __init__(
+        self,
+        defn: PipelineDefinition,
+        values: dict[str, Any],
+        ws: Workspace,
+        executor: Executor,
+        run_id: str,
+        *,
+        regenerate_outputs: bool = False,
+        continue_on_step_failure: bool = False,
+        experiment: str | None = None,
+        on_event: EventHandler | None = None,
+    ):
+        self.defn, self.values, self.ws, self.executor = defn, values, ws, executor
+        self.run_id = run_id
+        self.regenerate_outputs = regenerate_outputs
+        self.experiment = experiment or defn.name
+        self.on_event = on_event
+        self.upstream = {name: s.upstream for name, s in defn.steps.items()}
+        self.state = RunState(self.upstream, continue_on_step_failure)
+        self.outputs: dict[str, dict[str, ArtifactRecord]] = {}
+        self.running: dict[Future[StepResult], _Attempt] = {}
+        self.started: dict[str, float] = {}
+
+    def run(self) -> Status:
+        """Record the run, execute it in the executor's session, and record the outcome."""
+        history = self.ws.history
+        history.create_run(
+            {
+                "id": self.run_id,
+                "pipeline": self.defn.name,
+                "experiment": self.experiment,
+                "status": Status.RUNNING.value,
+                "params": self.values,
+                "executor": self.executor.name,
+                "regenerate_outputs": self.regenerate_outputs,
+                "created_at": time.time(),
+                "pid": os.getpid(),
+                "outputs": {
+                    k: {"step": b.step, "output": b.name}
+                    if b.source == "output"
+                    else {"parameter": b.name}
+                    if b.source == "parameter"
+                    else {"value": b.value}
+                    for k, b in self.defn.outputs.items()
+                },
+            },
+            [(n, s.component.name) for n, s in self.defn.steps.items()],
+        )
+        history.update_run(self.run_id, started_at=time.time())
+        info = RunInfo(self.run_id, self.defn.name, dict(self.values), self.upstream)
+        try:
+            status = self.executor.session(info, self._loop)
+        except KeyboardInterrupt:
+            self._cancel("canceled by the user (KeyboardInterrupt)")
+            raise
+        except BaseException as exc:
+            self._cancel(
+                f"headrace failed while running the pipeline: {type(exc).__name__}: {exc}",
+                Status.FAILED,
+            )
+            raise
+        finally:
+            self.executor.shutdown(cancel=self.state.stopped)
+        history.update_run(self.run_id, status=status.value, finished_at=time.time())
+        return status
+
+    def _loop(self) -> Status:
+        while True:
+            self._launch_ready()
+            if not self.running:
+                break
+            done, _ = wait(
+                list(self.running), timeout=self._next_timeout(), return_when=FIRST_COMPLETED
+            )
+            for future in done:
+                attempt = self.running.pop(future)
+                self._handle(attempt, future.result())
+            self._expire_timeouts()
+        return self.state.run_status()
+
+    def _launch_ready(self) -> None:
+        ready = self.state.take_ready()
+        if not ready:
+            return
+        now = time.time()
+        for step in ready:
+            self.started[step] = now
+            self._submit(step, 1)
+        self.ws.history.update_steps(
+            self.run_id, [(s, {"status": Status.RUNNING.value, "started_at": now}) for s in ready]
+        )
+
+    def _submit(self, step: str, attempt: int) -> None:
+        s = self.defn.steps[step]
+        inputs = []
+        for port in s.component.inputs:
+            b = s.bindings[port.name]
+            if b.source == "output":
+                inputs.append(
+                    InputSpec(port.name, port.annotation, record=self.outputs[b.step][b.name])
+                )
+            else:
+                value = self.values[b.name] if b.source == "parameter" else b.value
+                inputs.append(InputSpec(port.name, port.annotation, value=value))
+        task = StepTask(
+            self.run_id, step, s.component, tuple(inputs), self.ws.store.spec(), attempt
+        )
+        future = self.executor.submit(task, self.upstream[step])
+        timeout = s.component.timeout
+        self.running[future] = _Attempt(step, attempt, time.time() + timeout if timeout else None)
+        self.state.mark_running(step)
+        self._emit(step, Status.RUNNING, {"attempt": attempt})
+
+    def _handle(self, attempt: _Attempt, result: StepResult) -> None:
+        step = attempt.step
+        if result.ok:
+            self.outputs[step] = dict(result.outputs)
+            self._finish(step, Status.COMPLETED, result, attempt.attempt)
+            self.state.complete(step)
+            return
+        if attempt.attempt <= self.defn.steps[step].component.retries and not self.state.stopped:
+            self._emit(step, Status.RUNNING, {"retry": attempt.attempt + 1, "error": result.error})
+            self._submit(step, attempt.attempt + 1)
+            return
+        self._finish(step, Status.FAILED, result, attempt.attempt)
+        skipped = self.state.fail(step)
+        if skipped:
+            self.ws.history.update_steps(
+                self.run_id,
+                [
+                    (s, {"status": Status.SKIPPED.value, "reason": f"skipped: {step} failed"})
+                    for s in skipped
+                ],
+            )
+            for s in skipped:
+                self._emit(s, Status.SKIPPED, {})
+
+    def _finish(self, step: str, status: Status, result: StepResult, attempts: int) -> None:
+        started = self.started.get(step, result.started_at)
+        fields: dict[str, Any] = {
+            "status": status.value,
+            "attempts": attempts,
+            "started_at": started,
+            "finished_at": result.finished_at,
+            "duration": result.finished_at - result.started_at,
+            "reason": "new",
+        }
+        if not result.ok:
+            fields["error"] = f"{result.error_type}: {result.error}"
+            fields["traceback"] = result.traceback
+        self.ws.history.finish_step(self.run_id, step, fields, result.outputs, result.metrics)
+        self._emit(step, status, {"duration": fields["duration"], "error": fields.get("error")})
+
+    def _next_timeout(self) -> float | None:
+        deadlines = [a.deadline for a in self.running.values() if a.deadline is not None]
+        return max(0.0, min(deadlines) - time.time()) if deadlines else None
+
+    def _expire_timeouts(self) -> None:
+        now = time.time()
+        for future, attempt in list(self.running.items()):
+            if attempt.deadline is None or attempt.deadline > now:
+                continue
+            del self.running[future]
+            future.cancel()
+            limit = self.defn.steps[attempt.step].component.timeout
+            result = StepResult(
+                attempt.step,
+                attempt.attempt,
+                False,
+                self.started[attempt.step],
+                now,
+                error_type="TimeoutError",
+                error=f"the step ran longer than its timeout of {limit}s",
+            )
+            self._handle(attempt, result)
+
+    def _cancel(self, why: str, run_status: Status = Status.CANCELED) -> None:
+        canceled = self.state.cancel()
+        now = time.time()
+        self.ws.history.update_steps(
+            self.run_id,
+            [(s, {"status": Status.CANCELED.value, "finished_at": now}) for s in canceled],
+        )
+        self.ws.history.update_run(self.run_id, status=run_status.value, finished_at=now, error=why)
+        for s in canceled:
+            self._emit(s, Status.CANCELED, {})
+
+    def _emit(self, step: str, status: Status, info: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(step, status, info)

@@ -1,0 +1,3 @@
+"""Raises on import."""
+
+raise ImportError("no module named nonexistent_dependency")

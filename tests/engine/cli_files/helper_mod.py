@@ -1,0 +1,5 @@
+"""A helper module the pipeline file imports."""
+
+
+def factor_of(x: int) -> int:
+    return 2 * x

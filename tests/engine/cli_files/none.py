@@ -1,0 +1,3 @@
+"""No pipeline here."""
+
+X = 1

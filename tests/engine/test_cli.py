@@ -1,0 +1,135 @@
+"""The headrace command, through real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FILES = Path(__file__).parent / "cli_files"
+
+
+def headrace(
+    *args: str, ws: Path | None = None, check: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "headrace.engine.cli", *args]
+    if ws is not None:
+        cmd += ["--workspace", str(ws)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if check is not None:
+        assert proc.returncode == check, proc.stdout + proc.stderr
+    return proc
+
+
+def test_run_list_show(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    proc = headrace("run", f"{FILES / 'one.py'}", "--param", "x=4", ws=ws, check=0)
+    assert "squares: Completed" in proc.stdout and "square" in proc.stdout
+    listed = json.loads(headrace("runs", "list", "--json", ws=ws, check=0).stdout)
+    assert (
+        len(listed) == 1
+        and listed[0]["status"] == "Completed"
+        and listed[0]["params"] == {"x": 4, "limit": 100}
+    )
+    shown = json.loads(headrace("runs", "show", listed[0]["id"], "--json", ws=ws, check=0).stdout)
+    assert shown["status"] == "Completed" and shown["params"]["x"] == 4
+    assert shown["steps"]["square"]["metrics"] == {"x": 4}
+    assert shown["steps"]["fail_if"]["reused"] is False
+    assert shown["steps"]["fail_if"]["duration"] >= 0
+    assert Path(shown["steps"]["square"]["outputs"]["output"]["path"]).read_text() == "16"
+    human = headrace("runs", "show", listed[0]["id"], ws=ws, check=0).stdout
+    assert "Completed" in human
+
+
+def test_failed_run_exits_1_with_the_user_traceback(tmp_path: Path) -> None:
+    proc = headrace("run", f"{FILES / 'one.py'}:squares", "-p", "x=20", ws=tmp_path / "ws", check=1)
+    assert "step 'fail_if' failed" in proc.stderr
+    assert "RuntimeError: value 400 is over the limit 100" in proc.stderr
+    assert "Traceback" in proc.stderr and "one.py" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "missing.py"], "pipeline file '.*missing.py' does not exist"),
+        (["run", str(FILES / "none.py")], "defines no @pipeline"),
+        (["run", str(FILES / "two.py")], r"defines 2 pipelines; name one, e.g. .*two.py:first"),
+        (["run", f"{FILES / 'two.py'}:frist"], "has no pipeline 'frist'. Did you mean 'first'"),
+        (
+            ["run", str(FILES / "broken.py")],
+            "raised ImportError: no module named nonexistent_dependency",
+        ),
+        (["run", str(FILES / "one.py"), "--param", "x"], "--param 'x' is not NAME=VALUE"),
+        (
+            ["run", str(FILES / "one.py"), "--param", "x=abc"],
+            r"parameter 'x' \(int\) of pipeline 'squares': expected an int, got 'abc'",
+        ),
+        (
+            ["run", str(FILES / "one.py"), "--param", "y=1"],
+            "unknown parameter 'y'.*Known parameters: x, limit",
+        ),
+        (["dag", str(FILES / "one.py"), "--format", "svg"], "--format 'svg' is not one of"),
+        (["runs", "show", "nope"], "no run has the id 'nope'"),
+    ],
+)
+def test_bad_input_gets_one_paragraph(tmp_path: Path, args: list[str], message: str) -> None:
+    ws_args = ["--workspace", str(tmp_path / "ws")] if args[0] in ("run", "runs") else []
+    proc = headrace(*args, *ws_args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    import re
+
+    assert re.search(message, " ".join(proc.stderr.split())), proc.stderr
+
+
+def test_two_pipelines_chosen_by_attribute_or_name(tmp_path: Path) -> None:
+    headrace("run", f"{FILES / 'two.py'}:second", ws=tmp_path / "ws", check=0)
+    proc = headrace("run", f"{FILES / 'two.py'}:greet-first", ws=tmp_path / "ws", check=0)
+    assert "greet-first: Completed" in proc.stdout
+
+
+def test_dag_formats(tmp_path: Path) -> None:
+    text = headrace("dag", str(FILES / "one.py"), check=0).stdout
+    assert "square  [square]" in text and "value <- square.output" in text
+    mermaid = headrace("dag", str(FILES / "one.py"), "--format", "mermaid", check=0).stdout
+    assert mermaid.startswith("flowchart TD") and "n_square -->|output→value| n_fail_if" in mermaid
+    dot = headrace("dag", str(FILES / "one.py"), "-f", "dot", check=0).stdout
+    assert '"square" -> "fail_if"' in dot
+    png = tmp_path / "dag.png"
+    headrace("dag", str(FILES / "one.py"), "-f", "png", "-o", str(png), check=0)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_ctrl_c_records_canceled(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "headrace.engine.cli", "run", str(FILES / "slow.py"), "-w", str(ws)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    db = ws / "headrace.db"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if db.exists():
+            with sqlite3.connect(db) as c:
+                row = c.execute("SELECT status FROM step_runs WHERE step='nap'").fetchone()
+            if row and row[0] == "Running":
+                break
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "recorded as Canceled" in err
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT status, error FROM runs").fetchone()[0] == "Canceled"
+        steps = dict(c.execute("SELECT step, status FROM step_runs").fetchall())
+    assert steps == {"nap": "Canceled", "nap_2": "Canceled"}
