@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .executors import Executor, RunInfo, make_executor
+from .history import finish_step_op, update_run_op, update_steps_op
 from .pipeline import PipelineDefinition
 from .state import RunState
 from .status import Status
@@ -144,10 +146,12 @@ class Runner:
             },
             [(n, s.component.name) for n, s in self.defn.steps.items()],
         )
-        history.update_run(self.run_id, started_at=time.time())
+        self.writer = history.writer()
+        self.writer.put(update_run_op, self.run_id, {"started_at": time.time()})
         info = RunInfo(self.run_id, self.defn.name, dict(self.values), self.upstream)
         try:
             status = self.executor.session(info, self._loop)
+            self.writer.close()
         except KeyboardInterrupt:
             self._cancel("canceled by the user (KeyboardInterrupt)")
             raise
@@ -184,8 +188,10 @@ class Runner:
         for step in ready:
             self.started[step] = now
             self._submit(step, 1)
-        self.ws.history.update_steps(
-            self.run_id, [(s, {"status": Status.RUNNING.value, "started_at": now}) for s in ready]
+        self.writer.put(
+            update_steps_op,
+            self.run_id,
+            [(s, {"status": Status.RUNNING.value, "started_at": now}) for s in ready],
         )
 
     def _submit(self, step: str, attempt: int) -> None:
@@ -246,7 +252,7 @@ class Runner:
         if not result.ok:
             fields["error"] = f"{result.error_type}: {result.error}"
             fields["traceback"] = result.traceback
-        self.ws.history.finish_step(self.run_id, step, fields, result.outputs, result.metrics)
+        self.writer.put(finish_step_op, self.run_id, step, fields, result.outputs, result.metrics)
         self._emit(step, status, {"duration": fields["duration"], "error": fields.get("error")})
 
     def _next_timeout(self) -> float | None:
@@ -273,6 +279,8 @@ class Runner:
             self._handle(attempt, result)
 
     def _cancel(self, why: str, run_status: Status = Status.CANCELED) -> None:
+        with contextlib.suppress(Exception):  # the run is stopping: keep what finished
+            self.writer.close()
         canceled = self.state.cancel()
         now = time.time()
         self.ws.history.update_steps(

@@ -93,6 +93,8 @@ class ArtifactStore:
         Raises:
             ArtifactError: the value does not fit the kind (names what was expected).
         """
+        if kind == PARAMETER and self.is_local:
+            return self._write_small(_json_bytes(value), kind, "json", "value.json")
         stage = self.new_staging_dir()
         try:
             fmt, payload, flavor = _serialize(value, kind, stage, movable)
@@ -103,6 +105,20 @@ class ArtifactStore:
             return record
         finally:
             shutil.rmtree(stage, ignore_errors=True)
+
+    def _write_small(self, data: bytes, kind: str, fmt: str, payload: str) -> ArtifactRecord:
+        """Fast path for small in-memory payloads: hash the bytes, write only when new."""
+        fp = _address(kind, fmt, payload, xxhash.xxh3_128_hexdigest(data))
+        record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), len(data))
+        if os.path.exists(record.uri):
+            return record
+        final = os.path.dirname(record.uri)
+        self.staging.mkdir(parents=True, exist_ok=True)
+        tmp = self.staging / f"{uuid.uuid4().hex}.part"
+        tmp.write_bytes(data)
+        os.makedirs(final, exist_ok=True)
+        os.replace(tmp, record.uri)  # atomic: readers see all of the file or none of it
+        return record
 
     def _uri(self, fp: str, payload: str) -> str:
         path = f"{self.root}/objects/{fp[:2]}/{fp}/{payload}"
@@ -228,6 +244,15 @@ def _serialize(value: Any, kind: str, stage: Path, movable: Path | None) -> tupl
 
     joblib.dump(value, stage / "object.joblib")
     return "joblib", "object.joblib", ""
+
+
+def _json_bytes(value: Any) -> bytes:
+    try:
+        return json.dumps(_jsonable(value), allow_nan=True).encode()
+    except TypeError as exc:
+        raise ArtifactError(
+            f"expected a JSON-able parameter value, got {type(value).__name__}"
+        ) from exc
 
 
 def _jsonable(value: Any) -> Any:

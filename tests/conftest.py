@@ -9,6 +9,8 @@ import pytest
 
 from headrace.engine import Workspace
 
+pytest_plugins = ["tests.prefect_fixture"]
+
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 

@@ -1,0 +1,214 @@
+"""Engine overhead per step: headrace submit() vs plain Python, Kedro and Prefect on the same DAG.
+
+A 1,000-step chain and a 1,000-step fan-out (one source, 999 consumers) of trivial components
+with small outputs, run with run history and artifacts recorded. Prints ms of overhead per
+step (wall time minus the plain-Python time of the same calls, over the number of steps) and
+the ratios. Prefect runs only with --prefect (it starts a real Prefect server, ~10 s).
+
+Usage: python benchmarks/overhead.py [--steps 1000] [--repeat 3] [--prefect]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from headrace.engine import Workspace, component, pipeline
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+logging.getLogger("kedro").setLevel(logging.WARNING)  # per-node INFO lines would dominate
+
+
+def source_fn() -> int:
+    return 1
+
+
+def inc_fn(x: int) -> int:
+    return x + 1
+
+
+source = component(source_fn, name="source")
+inc = component(inc_fn, name="inc")
+
+
+def make_pipelines(n: int):
+    @pipeline(name="chain")
+    def chain():
+        v = source()
+        for _ in range(n - 1):
+            v = inc(x=v)
+        return {"last": v}
+
+    @pipeline(name="fanout")
+    def fanout():
+        s = source()
+        for _ in range(n - 1):
+            inc(x=s)
+
+    return {"chain": chain, "fanout": fanout}
+
+
+def plain(shape: str, n: int) -> float:
+    t = time.perf_counter()
+    v = source_fn()
+    for _ in range(n - 1):
+        v = inc_fn(v) if shape == "chain" else inc_fn(1)
+    return time.perf_counter() - t
+
+
+def run_headrace(pipe, root: Path) -> float:
+    ws = Workspace(root)
+    pipe.validate()
+    t = time.perf_counter()
+    run = pipe.submit(workspace=ws, regenerate_outputs=True)
+    took = time.perf_counter() - t
+    assert run.status == "Completed", run.status
+    ws.close()
+    return took
+
+
+def run_kedro(shape: str, n: int) -> float:
+    from kedro.io import DataCatalog
+    from kedro.pipeline import node
+    from kedro.pipeline import pipeline as kpipeline
+    from kedro.runner import SequentialRunner
+
+    nodes = [node(source_fn, None, "v0", name="n0")]
+    for i in range(1, n):
+        src = f"v{i - 1}" if shape == "chain" else "v0"
+        nodes.append(node(inc_fn, src, f"v{i}", name=f"n{i}"))
+    pipe = kpipeline(nodes)
+    t = time.perf_counter()
+    SequentialRunner().run(pipe, DataCatalog())
+    return time.perf_counter() - t
+
+
+PREFECT_SCRIPT = r"""
+import sys, time
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def source_t():
+    return 1
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def inc_t(x):
+    return x + 1
+
+@flow(persist_result=False)
+def bench(shape: str, n: int):
+    v = source_t.submit()
+    futs = [v]
+    for _ in range(n - 1):
+        v = inc_t.submit(v if shape == "chain" else futs[0])
+        futs.append(v)
+    for f in futs:
+        f.result()
+
+shape, n = sys.argv[1], int(sys.argv[2])
+bench(shape, 2)  # warm up the client
+t = time.perf_counter()
+bench(shape, n)
+print(time.perf_counter() - t)
+"""
+
+
+def run_prefect(shape: str, n: int, env: dict[str, str]) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", PREFECT_SCRIPT, shape, str(n)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--prefect", action="store_true", help="also time Prefect against a real server"
+    )
+    args = ap.parse_args()
+    n = args.steps
+    console = Console()
+    pipes = make_pipelines(n)
+    prefect_env = _prefect_env(console) if args.prefect else None
+    table = Table(title=f"engine overhead per step, {n} steps, best of {args.repeat} (ms/step)")
+    for col in (
+        "shape",
+        "plain s",
+        "headrace",
+        "kedro",
+        "prefect",
+        "headrace/kedro",
+        "headrace/prefect",
+    ):
+        table.add_column(col)
+    with tempfile.TemporaryDirectory() as tmp:
+        for shape, pipe in pipes.items():
+            base = min(plain(shape, n) for _ in range(args.repeat))
+            ours = min(run_headrace(pipe, Path(tmp) / f"{shape}-{i}") for i in range(args.repeat))
+            kedro = min(run_kedro(shape, n) for _ in range(args.repeat))
+
+            def per(total: float, base: float = base) -> float:
+                return (total - base) / n * 1000
+
+            pref = None
+            if prefect_env is not None:
+                pref = min(
+                    run_prefect(shape, n, prefect_env) for _ in range(max(1, args.repeat - 1))
+                )
+            table.add_row(
+                shape,
+                f"{base:.4f}",
+                f"{per(ours):.3f}",
+                f"{per(kedro):.3f}",
+                f"{per(pref):.3f}" if pref else "-",
+                f"{per(ours) / per(kedro):.2f}",
+                f"{per(ours) / per(pref):.2f}" if pref else "-",
+            )
+    console.print(table)
+    t = statistics.median(_import_time() for _ in range(5))
+    console.print(f"import headrace.engine: {t * 1000:.0f} ms (median of 5 fresh interpreters)")
+
+
+def _import_time() -> float:
+    code = "import time; t = time.perf_counter(); import headrace.engine; print(time.perf_counter() - t)"
+    return float(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+    )
+
+
+def _prefect_env(console: Console) -> dict[str, str]:
+    from headrace.engine import prefect_server
+
+    home = Path(tempfile.mkdtemp(prefix="headrace-bench-prefect-"))
+    console.print("starting a Prefect server for the comparison ...")
+    info = prefect_server.start(home, port=None)
+    import atexit
+
+    atexit.register(prefect_server.stop, home)
+    return {**os.environ, **prefect_server.client_env(info.url, home)}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Where a module comes from: the standard library, an installed distribution or the user's code."""
+
+from __future__ import annotations
+
+import functools
+import os
+import site
+import sys
+import sysconfig
+from typing import Literal
+
+__all__ = ["distribution", "module_kind"]
+
+ModuleKind = Literal["stdlib", "library", "user"]
+
+# headrace itself is a library to the pipelines it runs (its version counts, not its source),
+# even when it is installed editable from a source tree.
+_SELF = "headrace"
+
+
+@functools.cache
+def _site_dirs() -> tuple[str, ...]:
+    dirs = set(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
+    dirs.add(site.getusersitepackages())
+    for key in ("purelib", "platlib"):
+        dirs.add(sysconfig.get_paths()[key])
+    dirs.update(p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages"))
+    return tuple(sorted({_real(d) for d in dirs if d}))
+
+
+@functools.cache
+def _stdlib_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    dirs = {paths["stdlib"], paths["platstdlib"]}
+    for prefix in {sys.base_prefix, sys.base_exec_prefix}:
+        dirs.update({os.path.join(prefix, "lib", version), os.path.join(prefix, "Lib")})
+    return tuple(sorted({_real(d) for d in dirs if d}))
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(path).rstrip(os.sep) + os.sep
+
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path.startswith(root) for root in roots)
+
+
+@functools.cache
+def module_kind(module_name: str) -> ModuleKind:
+    """Classifies a module by name: ``stdlib``, ``library`` (installed) or ``user``.
+
+    Decided by the module's file: under a site-packages/dist-packages folder it is a
+    library; under the interpreter's standard-library folders (or a built-in module) it is
+    stdlib; anything else (your project, ``__main__``, a notebook) is user code.
+
+    Args:
+        module_name: A dotted module name, e.g. ``sklearn.linear_model._logistic``.
+    """
+    top = module_name.partition(".")[0]
+    if top == _SELF:
+        return "library"
+    if top in sys.builtin_module_names or top in ("builtins", "_frozen_importlib"):
+        return "stdlib"
+    module = sys.modules.get(module_name) or sys.modules.get(top)
+    location = getattr(module, "__file__", None)
+    if location is None and module is not None and getattr(module, "__path__", None):
+        location = next(iter(module.__path__), None)  # a namespace package
+    if location is None:
+        return "stdlib" if top in sys.stdlib_module_names else "user"
+    path = _real(location)
+    parts = set(path.split(os.sep))
+    if _under(path, _site_dirs()) or {"site-packages", "dist-packages"} & parts:
+        return "library"
+    if _under(path, _stdlib_dirs()) or top in sys.stdlib_module_names:
+        return "stdlib"
+    return "user"
+
+
+@functools.cache
+def _packages() -> dict[str, list[str]]:
+    from importlib import metadata
+
+    return dict(metadata.packages_distributions())
+
+
+@functools.cache
+def distribution(module_name: str) -> tuple[str, str]:
+    """Returns (distribution name, version) for an installed module, e.g. ("scikit-learn", "1.5.2").
+
+    Args:
+        module_name: A dotted module name.
+    """
+    from importlib import metadata
+
+    top = module_name.partition(".")[0]
+    names = [_SELF] if top == _SELF else _packages().get(top, [])
+    for name in names:
+        try:
+            return name, metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    module = sys.modules.get(top)
+    return top, str(getattr(module, "__version__", "unknown"))

@@ -1,0 +1,324 @@
+"""``Schedule``: a named recurrence, cron or data-change trigger stored in the workspace."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from headrace.engine.errors import HeadraceError, did_you_mean
+from headrace.engine.types import PATHS
+from headrace.engine.workspace import Workspace
+from headrace.scheduler.recurrence import Cron, Recurrence, parse_every, schedule_from_dict
+from headrace.scheduler.source import TriggerSpec, open_source
+from headrace.scheduler.store import DONE, RUNNING, Firing, SchedulerStore
+
+if TYPE_CHECKING:
+    from headrace.engine.pipeline import PipelineDefinition
+    from headrace.engine.run import PipelineRun
+
+CATCH_UP = ("none", "latest", "all")
+OVERLAP = ("skip", "queue", "allow")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
+
+
+class SchedulerError(HeadraceError):
+    """A schedule cannot be created or used as asked; the message names the fix."""
+
+
+def open_workspace(workspace: str | os.PathLike[str] | Workspace | None) -> Workspace:
+    """Return ``workspace`` as a ``Workspace`` (a folder, an object, or the default)."""
+    return workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+
+
+def run_id_for(name: str, fire_time: datetime, precise: bool = False) -> str:
+    """The deterministic run id of a firing: ``sched-NAME-YYYYmmddTHHMMSSZ``.
+
+    Args:
+        name: The schedule's name.
+        fire_time: When it was due.
+        precise: Add milliseconds (triggers and manual runs, which can fire within a second).
+    """
+    utc = fire_time.astimezone(UTC)
+    stamp = utc.strftime("%Y%m%dT%H%M%S") + (f".{utc.microsecond // 1000:03d}" if precise else "")
+    return f"sched-{name}-{stamp}Z"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A stored schedule: which pipeline, when (timing or trigger), with what parameters.
+
+    Attributes:
+        name: Unique name in the workspace (letters, digits, ``_.-``).
+        pipeline: ``FILE.py[:PIPELINE]`` with an absolute file path.
+        timing: The ``Recurrence`` or ``Cron``, for time schedules.
+        trigger: The ``TriggerSpec``, for data-change triggers.
+        params: Parameter values as text (``--param k=v``).
+        catch_up: After downtime: "none", "latest" or "all".
+        overlap: When the previous run still goes: "skip", "queue" or "allow".
+        enabled: Whether the daemon fires it.
+        created_at: Epoch seconds.
+    """
+
+    name: str
+    pipeline: str
+    timing: Recurrence | Cron | None = None
+    trigger: TriggerSpec | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    catch_up: str = "latest"
+    overlap: str = "skip"
+    enabled: bool = True
+    created_at: float = 0.0
+
+    @property
+    def kind(self) -> str:
+        """ "cron", "recurrence" or "trigger"."""
+        return (
+            "trigger" if self.trigger else "cron" if isinstance(self.timing, Cron) else "recurrence"
+        )
+
+    def describe(self) -> str:
+        """Return a human description of when it fires."""
+        if self.trigger is not None:
+            return self.trigger.describe()
+        assert self.timing is not None
+        return self.timing.describe()
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Schedule:
+        """Build a schedule from a ``schedules`` row."""
+        import json
+
+        spec = json.loads(row["spec"])
+        trigger = TriggerSpec.from_dict(spec) if row["kind"] == "trigger" else None
+        timing = None if trigger else schedule_from_dict(spec)
+        return cls(
+            row["name"],
+            row["pipeline"],
+            timing,
+            trigger,
+            json.loads(row["params"]),
+            row["catch_up"],
+            row["overlap"],
+            bool(row["enabled"]),
+            row["created_at"],
+        )
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        pipeline: str,
+        *,
+        cron: str | None = None,
+        timezone: str = "UTC",
+        every: str | None = None,
+        at: str | None = None,
+        week_days: str | None = None,
+        on_change: str | None = None,
+        glob: str = "*",
+        poll: str | float = "30s",
+        settle: str | float = "0.3s",
+        data_path_param: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        catch_up: str = "latest",
+        overlap: str = "skip",
+        workspace: str | os.PathLike[str] | Workspace | None = None,
+        now: float | None = None,
+    ) -> Schedule:
+        """Validate and store a new schedule (exactly one of ``cron``, ``every``, ``on_change``).
+
+        Args:
+            name: Unique schedule name.
+            pipeline: ``FILE.py[:PIPELINE]``.
+            cron: A cron expression.
+            timezone: IANA time zone of the cron or recurrence wall times.
+            every: A recurrence such as "1d", "2h", "1w" (see ``parse_every``).
+            at: Times of the day "HH:MM[,HH:MM]" for ``every``.
+            week_days: Days such as "Mon,Fri" for weekly ``every``.
+            on_change: A local folder or fsspec URL to watch.
+            glob: Which files count (file name, or relative path when it has a "/").
+            poll: Polling interval ("30s", "5m" or seconds).
+            settle: How long a file must stay unchanged before it counts.
+            data_path_param: The parameter receiving the changed files.
+            storage_options: fsspec options for a remote ``on_change`` URL.
+            params: Parameter values.
+            catch_up: "none", "latest" or "all".
+            overlap: "skip", "queue" or "allow".
+            workspace: The workspace (folder or object; default ``$HEADRACE_HOME``/``.headrace``).
+            now: Creation time (epoch seconds; default the clock) -- time schedules fire after it.
+
+        Raises:
+            SchedulerError: Name taken or malformed, unknown pipeline, bad parameters,
+                missing path, wrong data parameter, unknown policy.
+            ScheduleError: An invalid cron expression, recurrence or time zone.
+        """
+        from headrace.scheduler.validate import check_create
+
+        _check_name(name)
+        _check_choice("--catch-up", catch_up, CATCH_UP)
+        _check_choice("--overlap", overlap, OVERLAP)
+        timing, trigger = _timing(cron, timezone, every, at, week_days, on_change)
+        if trigger is not None:
+            trigger = TriggerSpec.build(
+                on_change, glob, poll, settle, data_path_param, storage_options
+            )
+        text_params = {k: str(v) for k, v in (params or {}).items()}
+        target, trigger = check_create(name, pipeline, text_params, trigger)
+        created = time.time() if now is None else now
+        made = cls(name, target, timing, trigger, text_params, catch_up, overlap, True, created)
+        ws = open_workspace(workspace)
+        cursor = open_source(trigger).snapshot() if trigger else {}
+        if not SchedulerStore(ws.history).insert_schedule(_row(made), cursor):
+            raise SchedulerError(
+                f"a schedule named {name!r} already exists in workspace {ws.root}; pick another "
+                f"name, or replace it: headrace schedule delete {name}"
+            )
+        return made
+
+    @classmethod
+    def get(
+        cls, name: str, workspace: str | os.PathLike[str] | Workspace | None = None
+    ) -> Schedule:
+        """Load the schedule called ``name``.
+
+        Raises:
+            SchedulerError: No such schedule (with did-you-mean).
+        """
+        store = SchedulerStore(open_workspace(workspace).history)
+        row = store.schedule(name)
+        if row is None:
+            names = [r["name"] for r in store.schedules()]
+            raise SchedulerError(
+                f"no schedule named {name!r}.{did_you_mean(name, names)} Schedules: "
+                f"{', '.join(names) or '(none)'}; see `headrace schedule list`"
+            )
+        return cls.from_row(row)
+
+    @classmethod
+    def list(cls, workspace: str | os.PathLike[str] | Workspace | None = None) -> list[Schedule]:
+        """Every schedule in the workspace, by name."""
+        store = SchedulerStore(open_workspace(workspace).history)
+        return [cls.from_row(r) for r in store.schedules()]
+
+    def set_enabled(self, enabled: bool, workspace: Any = None) -> Schedule:
+        """Enable or disable; a re-enabled time schedule does not catch up the disabled time."""
+        SchedulerStore(open_workspace(workspace).history).set_enabled(
+            self.name, enabled, time.time()
+        )
+        return Schedule.get(self.name, workspace)
+
+    def delete(self, workspace: Any = None) -> None:
+        """Delete the schedule (its past firings and runs stay in the history)."""
+        SchedulerStore(open_workspace(workspace).history).delete_schedule(self.name)
+
+    def next_fire(self, after: datetime) -> datetime | None:
+        """The next fire time strictly after ``after``; None for triggers."""
+        return self.timing.next_fire(after) if self.timing else None
+
+    def trigger_now(
+        self, params: dict[str, Any] | None = None, workspace: Any = None
+    ) -> PipelineRun:
+        """Run the pipeline now with ``params`` overriding the schedule's, and wait for it.
+
+        Raises:
+            HeadraceError: The pipeline or the parameters are invalid.
+        """
+        from headrace.engine.loader import load_pipeline
+
+        ws = open_workspace(workspace)
+        values = {**self.params, **{k: str(v) for k, v in (params or {}).items()}}
+        pipe = load_pipeline(self.pipeline)
+        spec = self.trigger
+        if spec and spec.data_path_param and spec.data_path_param not in values:
+            values[spec.data_path_param] = _whole_source(spec, pipe.definition)
+        pipe.definition.bind_params(values)
+        fired = datetime.now(UTC)
+        firing = Firing(
+            run_id_for(self.name, fired, True),
+            self.name,
+            fired.timestamp(),
+            "manual",
+            RUNNING,
+            values,
+        )
+        store = SchedulerStore(ws.history)
+        store.insert_firings([firing], time.time())
+        try:
+            return pipe.submit(values, run_id=firing.run_id, workspace=ws)
+        finally:
+            store.set_state(firing.run_id, DONE, time.time())
+
+
+def _whole_source(spec: TriggerSpec, defn: PipelineDefinition) -> str:
+    """A manual run's data parameter: every current file (list[Path]) or the folder (Path)."""
+    param = defn.parameter(spec.data_path_param or "")
+    if param is not None and param.kind == PATHS:
+        return ",".join(sorted(open_source(spec).list()))
+    return spec.path
+
+
+def _row(s: Schedule) -> dict[str, Any]:
+    import json
+
+    spec = s.trigger.to_dict() if s.trigger else s.timing.to_dict()  # type: ignore[union-attr]
+    return {
+        "name": s.name,
+        "pipeline": s.pipeline,
+        "kind": s.kind,
+        "spec": json.dumps(spec),
+        "params": json.dumps(s.params),
+        "catch_up": s.catch_up,
+        "overlap": s.overlap,
+        "enabled": 1,
+        "created_at": s.created_at,
+        "updated_at": s.created_at,
+        "cursor_time": s.created_at,
+    }
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise SchedulerError(
+            f"schedule name {name!r} is not valid; use 1-80 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit, e.g. nightly-training"
+        )
+
+
+def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SchedulerError(
+            f"{option} {value!r} is not one of {', '.join(choices)}.{did_you_mean(value, choices)}"
+        )
+
+
+def _timing(
+    cron: str | None,
+    timezone: str,
+    every: str | None,
+    at: str | None,
+    week_days: str | None,
+    on_change: str | None,
+) -> tuple[Recurrence | Cron | None, Any]:
+    given = [
+        opt for opt, v in (("--cron", cron), ("--every", every), ("--on-change", on_change)) if v
+    ]
+    if len(given) != 1:
+        raise SchedulerError(
+            f"a schedule needs exactly one of --cron, --every or --on-change (got "
+            f"{', '.join(given) or 'none'}); e.g. --cron '0 2 * * *', --every 1d --at 02:00, "
+            "or --on-change data/incoming"
+        )
+    if (at or week_days) and not every:
+        raise SchedulerError(
+            "--at and --week-days go with --every, e.g. --every 1w --at 02:00 --week-days Mon,Fri"
+        )
+    if cron:
+        return Cron(cron, timezone), None
+    if every:
+        return parse_every(every, at, week_days, timezone), None
+    return None, True

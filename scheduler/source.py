@@ -1,0 +1,225 @@
+"""What a data-change trigger watches: a local folder or an fsspec URL, listed and fingerprinted."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from headrace.engine.contenthash import split_protocol
+from headrace.engine.errors import HeadraceError
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?)\s*(ms|s|m|h)?\s*")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+#: A file's stat as far as change detection goes: (size, modification stamp).
+Stat = tuple[int, str]
+
+
+def parse_duration(value: str | float, option: str) -> float:
+    """Seconds from "30s", "5m", "250ms", "1h" or a number.
+
+    Raises:
+        HeadraceError: Not a duration.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        raise HeadraceError(
+            f"{option} {value!r} is not a duration; give a number with a unit, e.g. 30s, 5m, 250ms"
+        )
+    return float(match[1]) * _UNIT[match[2]]
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """A data-change trigger: where to look, which files, how often, how patiently.
+
+    Attributes:
+        path: A local folder (absolute) or an fsspec URL.
+        glob: Which files count: a file-name pattern, or a relative-path pattern with "/".
+        poll: Seconds between polls (local folders are also watched by events).
+        settle: Seconds a file's size and stamp must stay unchanged before it counts.
+        data_path_param: The pipeline parameter receiving the change, or None.
+        storage_options: fsspec options for a remote URL.
+    """
+
+    path: str
+    glob: str = "*"
+    poll: float = 30.0
+    settle: float = 0.3
+    data_path_param: str | None = None
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        path: Any,
+        glob: str,
+        poll: str | float,
+        settle: str | float,
+        data_path_param: str | None,
+        storage_options: dict[str, Any] | None,
+    ) -> TriggerSpec:
+        """Parse CLI-style values; a local path becomes absolute."""
+        protocol, text = split_protocol(str(path))
+        if protocol is None:
+            text = str(Path(text).expanduser().absolute())
+        poll_s = parse_duration(poll, "--poll")
+        if poll_s <= 0:
+            raise HeadraceError(f"--poll {poll!r} must be more than 0 seconds, e.g. 30s")
+        return cls(
+            text,
+            glob or "*",
+            poll_s,
+            parse_duration(settle, "--settle"),
+            data_path_param,
+            dict(storage_options or {}),
+        )
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the path is a local folder (watched by filesystem events)."""
+        return split_protocol(self.path)[0] in (None, "file", "local")
+
+    def describe(self) -> str:
+        """Return e.g. "on change of /data/in (*.csv)"."""
+        return f"on change of {self.path} ({self.glob}), poll {self.poll:g}s"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict for the schedules table."""
+        return {
+            "type": "trigger",
+            "path": self.path,
+            "glob": self.glob,
+            "poll": self.poll,
+            "settle": self.settle,
+            "data_path_param": self.data_path_param,
+            "storage_options": self.storage_options,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TriggerSpec:
+        """Inverse of ``to_dict``."""
+        return cls(**{k: v for k, v in d.items() if k != "type"})
+
+
+def _matches(rel: str, glob: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    if name.startswith(".") or name.endswith("~"):  # temp files of writers that rename
+        return False
+    return fnmatch.fnmatch(rel if "/" in glob else name, glob)
+
+
+class LocalSource:
+    """A local folder, listed recursively with ``os.scandir``; files hashed via a StatCache."""
+
+    def __init__(self, spec: TriggerSpec, stat_cache: Any = None):
+        self.spec = spec
+        self.root = split_protocol(spec.path)[1].split("://", 1)[-1]
+        self.stat_cache = stat_cache
+
+    def exists(self) -> bool:
+        """Whether the folder exists."""
+        return os.path.isdir(self.root)
+
+    def list(self) -> dict[str, Stat]:
+        """Matching files: absolute path -> (size, mtime_ns)."""
+        found: dict[str, Stat] = {}
+        stack = [(self.root, "")]
+        while stack:
+            folder, rel = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir():
+                        stack.append((entry.path, f"{rel}{entry.name}/"))
+                    elif entry.is_file() and _matches(rel + entry.name, self.spec.glob):
+                        st = entry.stat()
+                        found[entry.path] = (st.st_size, str(st.st_mtime_ns))
+                except OSError:  # vanished while listing
+                    continue
+        return found
+
+    def fingerprint(self, path: str) -> str:
+        """The file's content fingerprint (FileNotFoundError when it vanished)."""
+        from headrace.engine.hashing import fingerprint_file
+
+        return fingerprint_file(path, self.stat_cache)
+
+    def snapshot(self) -> dict[str, str]:
+        """Every matching file's fingerprint (a new trigger's starting cursor)."""
+        return _snapshot(self)
+
+
+class RemoteSource:
+    """A folder at an fsspec URL, polled with ``find``; files hashed by content or checksum."""
+
+    def __init__(self, spec: TriggerSpec):
+        import fsspec
+
+        self.spec = spec
+        self.fs, self.root = fsspec.core.url_to_fs(spec.path, **spec.storage_options)
+        self.root = self.root.rstrip("/")
+        self.protocol = split_protocol(spec.path)[0] or "file"
+
+    def exists(self) -> bool:
+        """Whether the folder (prefix) exists."""
+        self.fs.invalidate_cache(self.root)
+        return bool(self.fs.exists(self.root))
+
+    def list(self) -> dict[str, Stat]:
+        """Matching files: URL -> (size, ETag/mtime stamp)."""
+        self.fs.invalidate_cache(self.root)
+        try:
+            items = self.fs.find(self.root, detail=True)
+        except FileNotFoundError:
+            return {}
+        found: dict[str, Stat] = {}
+        for name, info in items.items():
+            rel = name[len(self.root) :].lstrip("/")
+            if info.get("type") == "directory" or not _matches(rel, self.spec.glob):
+                continue
+            stamp = next(
+                (info[k] for k in ("ETag", "mtime", "LastModified", "created") if k in info), ""
+            )
+            found[f"{self.protocol}://{name.lstrip('/')}"] = (
+                int(info.get("size") or 0),
+                str(stamp),
+            )
+        return found
+
+    def fingerprint(self, url: str) -> str:
+        """The file's content fingerprint (FileNotFoundError when it vanished)."""
+        from headrace.engine.hashing import fingerprint_url
+
+        return fingerprint_url(url, self.spec.storage_options)
+
+    def snapshot(self) -> dict[str, str]:
+        """Every matching file's fingerprint (a new trigger's starting cursor)."""
+        return _snapshot(self)
+
+
+Source = LocalSource | RemoteSource
+
+
+def _snapshot(source: Source) -> dict[str, str]:
+    result = {}
+    for path in source.list():
+        try:
+            result[path] = source.fingerprint(path)
+        except FileNotFoundError:
+            continue
+    return result
+
+
+def open_source(spec: TriggerSpec, stat_cache: Any = None) -> Source:
+    """The source a trigger spec watches."""
+    return LocalSource(spec, stat_cache) if spec.is_local else RemoteSource(spec)
