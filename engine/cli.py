@@ -53,7 +53,9 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
 def _workspace(path: Path | None) -> Any:
     from .workspace import Workspace
 
-    return Workspace(path)
+    ws = Workspace(path)
+    ws.history.reap_dead_runs()
+    return ws
 
 
 @app.command()
@@ -164,6 +166,61 @@ def runs_show(
         for name, art in s.outputs.items():
             out.print(f"  {s.name}.{name}: {art.path}", highlight=False)
     _print_failures(result)
+
+
+@runs_app.command("explain")
+def runs_explain(
+    run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    step: Annotated[str | None, typer.Argument(help="Only this step.")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Say why each step ran or was reused (code, parameter, input or upstream changes)."""
+    from .run import PipelineRun
+
+    try:
+        result = PipelineRun(_workspace(workspace), run_id)
+    except HeadraceError as exc:
+        fail(str(exc))
+    steps = result.steps
+    if step is not None and step not in steps:
+        from .errors import did_you_mean
+
+        fail(
+            f"run {result.id} has no step {step!r}.{did_you_mean(step, steps)} Steps: {', '.join(steps)}"
+        )
+    for s in steps.values():
+        if step is None or s.name == step:
+            verdict = "reused" if s.reused else s.status.value.lower()
+            out.print(f"{s.name}: {verdict} — {s.reason or '-'}", highlight=False)
+
+
+@app.command()
+def gc(
+    keep_last: Annotated[int | None, typer.Option(help="Keep the N newest runs.")] = None,
+    older_than: Annotated[
+        str | None, typer.Option(help="Forget runs older than this (30d, 12h).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Delete artifacts no kept run or cache entry refers to, and report the bytes freed."""
+    from .gc import collect, parse_age
+
+    try:
+        age = parse_age(older_than) if older_than else None
+    except ValueError as exc:
+        fail(f"--older-than: {exc}")
+    try:
+        report = collect(_workspace(workspace), keep_last, age, dry_run)
+    except HeadraceError as exc:
+        fail(str(exc))
+    verb = "would free" if dry_run else "freed"
+    out.print(
+        f"{len(report.runs)} runs forgotten, {len(report.artifacts)} artifacts and "
+        f"{len(report.staging)} stale staging entries deleted; {verb} {report.bytes_freed:,} bytes"
+        + (" (dry run: nothing changed)" if dry_run else ""),
+        highlight=False,
+    )
 
 
 @app.command()

@@ -89,16 +89,17 @@ class LiveSteps:
 def steps_table(run: PipelineRun) -> Table:
     """The final per-step table: status, reused, duration, attempts, metrics."""
     table = Table(title=f"run {run.id} — {run.pipeline}: {run.status}")
-    for col in ("step", "status", "reused", "duration", "metrics"):
+    for col in ("step", "status", "reused", "duration", "why", "metrics"):
         table.add_column(col)
     for s in run.steps.values():
         metrics = ", ".join(f"{k}={_short(v)}" for k, v in s.metrics.items())
-        reused = f"yes ({s.reused_from})" if s.reused else "no"
+        why = "" if s.reused else (s.reason or "")
         table.add_row(
             s.name,
             Text(s.status.value, style=STYLE.get(s.status.value, "")),
-            reused,
+            "yes" if s.reused else "no",
             fmt_duration(s.duration),
+            why,
             metrics,
         )
     return table

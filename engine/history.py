@@ -76,6 +76,8 @@ class History:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
@@ -110,16 +112,32 @@ class History:
             self._conn.execute("COMMIT")
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Run a read query and return rows addressable by column name."""
-        with self._lock:
-            cur = self._conn.execute(sql, args)
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        """Run a read query and return rows addressable by column name.
+
+        Reads use a connection of their own per thread, so they never wait for the
+        background writer's transaction (WAL lets readers and one writer overlap).
+        """
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._readers.conn = conn
+            with self._lock:
+                self._reader_conns.append(conn)
+        cur = conn.execute(sql, args)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
             self._conn.close()
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+        self._readers = threading.local()
 
     # runs -------------------------------------------------------------------------------
     def create_run(self, run: dict[str, Any], steps: Iterable[tuple[str, str]]) -> None:
@@ -170,6 +188,34 @@ class History:
     def writer(self) -> BatchWriter:
         """A background writer that groups many writes into each transaction."""
         return BatchWriter(self)
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark runs Failed whose recording process died (killed, crashed); returns their ids.
+
+        A run is "Running" only while the process that started it lives; after SIGKILL or a
+        power cut nothing else would ever finish its record.
+        """
+        rows = self.query("SELECT id, pid FROM runs WHERE status='Running' AND pid IS NOT NULL")
+        dead = [r["id"] for r in rows if not _alive(r["pid"])]
+        if not dead:
+            return []
+        now = time.time()
+        with self.transaction() as c:
+            for rid in dead:
+                why = "the process running it died (killed or crashed) before it finished"
+                c.execute(
+                    "UPDATE runs SET status='Failed', finished_at=?, error=? WHERE id=? AND status='Running'",
+                    (now, why, rid),
+                )
+                c.execute(
+                    "UPDATE step_runs SET status='Failed', error=? WHERE run_id=? AND status='Running'",
+                    ("the process running this step died", rid),
+                )
+                c.execute(
+                    "UPDATE step_runs SET status='Skipped' WHERE run_id=? AND status IN ('NotStarted', 'Queued')",
+                    (rid,),
+                )
+        return dead
 
     # reads ------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> dict[str, Any] | None:
@@ -251,8 +297,13 @@ def finish_step_op(
     outputs: Sequence[tuple[str, ArtifactRecord]] = (),
     metrics: Sequence[tuple[str, Any, float]] = (),
     cache_key: str | None = None,
+    metrics_from: tuple[str, str] | None = None,
 ) -> None:
-    """Record a finished step with its outputs, metrics and (optionally) its cache entry."""
+    """Record a finished step with its outputs, metrics and (optionally) its cache entry.
+
+    ``metrics_from`` = (run id, step) copies that step's metrics (a reused step shows the
+    metrics of the run it reused).
+    """
     now = time.time()
     _update_step(c, run_id, step, fields)
     c.executemany(
@@ -269,6 +320,12 @@ def finish_step_op(
         seqs[name] = seqs.get(name, -1) + 1
         rows.append((run_id, step, name, seqs[name], json.dumps(value), ts))
     c.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?)", rows)
+    if metrics_from is not None:
+        c.execute(
+            "INSERT OR REPLACE INTO metrics SELECT ?, ?, name, seq, value, logged_at "
+            "FROM metrics WHERE run_id=? AND step=?",
+            (run_id, step, *metrics_from),
+        )
     if cache_key is not None:
         c.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?)", (cache_key, run_id, step, now))
 
@@ -336,6 +393,18 @@ class BatchWriter:
             self._thread.join()
             self._closed = True
         self.flush()
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _statements() -> list[str]:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from .executors import Executor, RunInfo, make_executor
 from .history import finish_step_op, update_run_op, update_steps_op
 from .pipeline import PipelineDefinition
+from .plan import CacheIndex, Decision, decide, ingredients
+from .statcache import StatCache
 from .state import RunState
 from .status import Status
 from .store import ArtifactRecord
@@ -119,11 +121,15 @@ class Runner:
         self.state = RunState(self.upstream, continue_on_step_failure)
         self.outputs: dict[str, dict[str, ArtifactRecord]] = {}
         self.running: dict[Future[StepResult], _Attempt] = {}
+        self.decisions: dict[str, Decision] = {}
+        self.code_fps: dict[int, str] = {}
+        self.stat_cache = StatCache(ws.history.path)
         self.started: dict[str, float] = {}
 
     def run(self) -> Status:
         """Record the run, execute it in the executor's session, and record the outcome."""
         history = self.ws.history
+        history.reap_dead_runs()
         history.create_run(
             {
                 "id": self.run_id,
@@ -149,6 +155,7 @@ class Runner:
         self.writer = history.writer()
         self.writer.put(update_run_op, self.run_id, {"started_at": time.time()})
         info = RunInfo(self.run_id, self.defn.name, dict(self.values), self.upstream)
+        self.cache_index = CacheIndex(history, list(self.defn.steps))
         try:
             status = self.executor.session(info, self._loop)
             self.writer.close()
@@ -163,6 +170,7 @@ class Runner:
             raise
         finally:
             self.executor.shutdown(cancel=self.state.stopped)
+            self.stat_cache.close()
         history.update_run(self.run_id, status=status.value, finished_at=time.time())
         return status
 
@@ -181,18 +189,64 @@ class Runner:
         return self.state.run_status()
 
     def _launch_ready(self) -> None:
-        ready = self.state.take_ready()
-        if not ready:
-            return
-        now = time.time()
-        for step in ready:
-            self.started[step] = now
-            self._submit(step, 1)
-        self.writer.put(
-            update_steps_op,
-            self.run_id,
-            [(s, {"status": Status.RUNNING.value, "started_at": now}) for s in ready],
+        while ready := self.state.take_ready():
+            now = time.time()
+            started = []
+            for step in ready:
+                decision = self._decide(step)
+                if decision.reuse:
+                    self._reuse(step, decision, now)
+                    continue
+                self.decisions[step] = decision
+                self.started[step] = now
+                self._submit(step, 1)
+                started.append((step, {"status": Status.RUNNING.value, "started_at": now}))
+            if started:
+                self.writer.put(update_steps_op, self.run_id, started)
+
+    def _decide(self, step: str) -> Decision:
+        s = self.defn.steps[step]
+        opts = self.ws.store.storage_options
+        ingr = ingredients(s, self.values, self.outputs, self.stat_cache, opts, self.code_fps)
+        return decide(
+            s,
+            ingr,
+            self.ws.history,
+            self.ws.store,
+            self.defn.name,
+            self.regenerate_outputs,
+            self.cache_index,
         )
+
+    def _reuse(self, step: str, d: Decision, now: float) -> None:
+        self.outputs[step] = dict(d.outputs)
+        fields = {
+            "status": Status.COMPLETED.value,
+            "reused": 1,
+            "reused_from": d.reused_from,
+            "reason": d.reason,
+            "started_at": now,
+            "finished_at": now,
+            "duration": 0.0,
+            "attempts": 0,
+            "cache_key": d.key,
+            "code_fp": d.ingredients.code,
+            "inputs": d.ingredients.to_json(),
+        }
+        assert d.reused_from is not None and d.source_step is not None
+        self.writer.put(
+            finish_step_op,
+            self.run_id,
+            step,
+            fields,
+            d.outputs,
+            (),
+            None,
+            (d.reused_from, d.source_step),
+        )
+        self.state.complete(step)
+        self.executor.note_reused(step, d.reused_from, self.upstream[step])
+        self._emit(step, Status.COMPLETED, {"reused": True, "reused_from": d.reused_from})
 
     def _submit(self, step: str, attempt: int) -> None:
         s = self.defn.steps[step]
@@ -241,18 +295,32 @@ class Runner:
 
     def _finish(self, step: str, status: Status, result: StepResult, attempts: int) -> None:
         started = self.started.get(step, result.started_at)
+        d = self.decisions[step]
         fields: dict[str, Any] = {
             "status": status.value,
             "attempts": attempts,
             "started_at": started,
             "finished_at": result.finished_at,
             "duration": result.finished_at - result.started_at,
-            "reason": "new",
+            "reason": d.reason,
+            "cache_key": d.key,
+            "code_fp": d.ingredients.code,
+            "inputs": d.ingredients.to_json(),
         }
         if not result.ok:
             fields["error"] = f"{result.error_type}: {result.error}"
             fields["traceback"] = result.traceback
-        self.writer.put(finish_step_op, self.run_id, step, fields, result.outputs, result.metrics)
+        comp = self.defn.steps[step].component
+        cacheable = result.ok and d.key is not None and comp.allow_reuse and comp.deterministic
+        self.writer.put(
+            finish_step_op,
+            self.run_id,
+            step,
+            fields,
+            result.outputs,
+            result.metrics,
+            d.key if cacheable else None,
+        )
         self._emit(step, status, {"duration": fields["duration"], "error": fields.get("error")})
 
     def _next_timeout(self) -> float | None:

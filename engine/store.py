@@ -13,9 +13,8 @@ from typing import Any
 import xxhash
 
 from .errors import ArtifactError
+from .hashing import hash_bytes
 from .types import PARAMETER, PATH, PATHS, TABLE, coerce, table_flavor
-
-_CHUNK = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ class ArtifactStore:
 
     def _write_small(self, data: bytes, kind: str, fmt: str, payload: str) -> ArtifactRecord:
         """Fast path for small in-memory payloads: hash the bytes, write only when new."""
-        fp = _address(kind, fmt, payload, xxhash.xxh3_128_hexdigest(data))
+        fp = _address(kind, fmt, payload, hash_bytes(data))
         record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), len(data))
         if os.path.exists(record.uri):
             return record
@@ -151,6 +150,8 @@ class ArtifactStore:
         """Whether the artifact is still stored with its recorded size."""
         try:
             if self.is_local:
+                if record.fmt not in ("folder", "files"):
+                    return os.stat(record.uri).st_size == record.size
                 return _local_size(Path(record.uri)) == record.size
             return _remote_size(self.fs, record.uri) == record.size
         except (FileNotFoundError, OSError):
@@ -314,17 +315,10 @@ def _write_paths(value: Any, stage: Path, movable: Path | None) -> tuple[str, st
 
 
 def _digest_payload(path: Path) -> tuple[str, int]:
-    """xxh3-128 over a payload: a file's bytes, or a folder's sorted (name, bytes) pairs."""
-    h = xxhash.xxh3_128()
-    size = 0
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
-        h.update(f.relative_to(path).as_posix().encode() + b"\0" if f != path else b"\0")
-        with open(f, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                h.update(chunk)
-                size += len(chunk)
-    return h.hexdigest(), size
+    """The payload's content fingerprint (see :func:`fingerprint_path`) and total size."""
+    from .hashing import fingerprint_path
+
+    return fingerprint_path(path), _local_size(path)
 
 
 def _address(kind: str, fmt: str, payload: str, digest: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ..worker import StepResult, StepTask
@@ -21,12 +22,17 @@ class RunInfo:
         pipeline: the pipeline name.
         params: the bound parameter values.
         upstream: step name → the steps it waits for (the DAG, for executors that draw it).
+        workspace: the workspace folder (where the prefect executor finds its server).
+        store: :meth:`ArtifactStore.spec` of the workspace store (the dask executor checks
+            that its workers can reach it before the run starts).
     """
 
     run_id: str
     pipeline: str
     params: dict[str, Any]
     upstream: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    workspace: Path | None = None
+    store: dict[str, Any] | None = None
 
 
 class Executor(Protocol):
@@ -53,3 +59,35 @@ class Executor(Protocol):
     def shutdown(self, cancel: bool) -> None:
         """Release resources; with ``cancel``, drop attempts not yet started."""
         ...
+
+
+def infrastructure_failure(task: StepTask, where: str, exc: BaseException) -> StepResult:
+    """A failed attempt for an error outside user code (a worker died, a task could not unpickle)."""
+    import time
+
+    now = time.time()
+    return StepResult(
+        task.step,
+        task.attempt,
+        False,
+        now,
+        now,
+        error_type=type(exc).__name__,
+        error=f"{where} could not run step {task.step!r}: {exc}",
+    )
+
+
+def run_workspace(
+    run: RunInfo, body: Callable[[], Any]
+) -> tuple[Path | None, dict[str, Any] | None]:
+    """The run's workspace folder and store spec: from ``run``, else from the runner owning ``body``.
+
+    The fallback reads ``body.__self__.ws`` (the runner's loop is a bound method) for runners
+    that do not fill ``RunInfo.workspace``/``RunInfo.store`` yet.
+    """
+    if run.workspace is not None:
+        return run.workspace, run.store
+    ws = getattr(getattr(body, "__self__", None), "ws", None)
+    if ws is None:
+        return None, run.store
+    return Path(ws.root), run.store or ws.store.spec()
