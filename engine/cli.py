@@ -22,8 +22,9 @@ app = typer.Typer(
 runs_app = typer.Typer(help="Inspect recorded runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output (logs, CI, tests) gets a wide console so tables and paths are not folded.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 WorkspaceOpt = Annotated[
     Path | None,
