@@ -172,11 +172,23 @@ def coerce(value: Any, annotation: Any) -> Any:
             return Path(value) if "://" not in str(value) else str(value)
         raise ValueError(f"expected a path (str or pathlib.Path), got {value!r}")
     if kind == PATHS:
-        items = value.split(",") if isinstance(value, str) else value
+        items = _path_list(value) if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)):
             raise ValueError(f"expected a list of paths, got {value!r}")
         return [coerce(v.strip() if isinstance(v, str) else v, Path) for v in items]
     return _coerce_instance(value, annotation)
+
+
+def _path_list(text: str) -> Any:
+    """A JSON list (``'["a,b.csv", "c.csv"]'``, for names with commas) or comma-separated names."""
+    if text.lstrip().startswith("["):
+        import json
+
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"expected a JSON list of paths, got {text!r} ({exc})") from exc
+    return [t for t in text.split(",") if t.strip()]
 
 
 def _coerce_primitive(value: Any, annotation: type) -> Any:

@@ -48,7 +48,9 @@ def test_sigkill_mid_write_leaves_a_consistent_store(tmp_path: Path) -> None:
         assert ws.store.exists(rec), f"{step}.{name} recorded but missing"
     assert not list((ws_dir / "artifacts" / "objects").glob("*/*/big.bin"))
 
-    rerun = subprocess.run(_cmd(ws_dir, str(FILES / "crashy.py")), capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run(
+        _cmd(ws_dir, str(FILES / "crashy.py")), capture_output=True, text=True, timeout=120
+    )
     assert rerun.returncode == 0, rerun.stderr
     run = PipelineRun(ws, ws.history.list_runs()[0]["id"])
     assert run.status == "Completed"
@@ -61,8 +63,12 @@ def test_two_processes_on_one_workspace(tmp_path: Path) -> None:
     ws_dir = tmp_path / "ws"
     Workspace(ws_dir).close()
     procs = [
-        subprocess.Popen(_cmd(ws_dir, str(FILES / "many.py")), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            _cmd(ws_dir, str(FILES / "many.py")),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outs = [p.communicate(timeout=180) for p in procs]

@@ -125,7 +125,8 @@ def test_regenerate_outputs_forces_every_step(project: Project) -> None:
         del sys.modules[name]
     pipe = load_pipeline(str(project.file))
     run = pipe.submit(
-        params={"raw": project.raw, "folder": project.folder}, workspace=project.ws,
+        params={"raw": project.raw, "folder": project.folder},
+        workspace=project.ws,
         regenerate_outputs=True,
     )
     assert {s.reason for s in run.steps.values()} == {"forced (regenerate_outputs)"}
@@ -134,7 +135,7 @@ def test_regenerate_outputs_forces_every_step(project: Project) -> None:
 
 def test_body_edit_reruns_only_affected_steps(project: Project) -> None:
     project.run()
-    project.edit("return float(df[\"v\"].sum())", "return float(df[\"v\"].sum()) + 1")
+    project.edit('return float(df["v"].sum())', 'return float(df["v"].sum()) + 1')
     assert project.ran(project.run()) == {"summarize": "code changed"}
 
 
@@ -149,7 +150,10 @@ def test_helper_and_constant_edits_are_code_changes(project: Project) -> None:
 
 def test_comment_docstring_and_whitespace_edits_rerun_nothing(project: Project) -> None:
     project.run()
-    project.edit("def load(raw: Path) -> pd.DataFrame:\n", 'def load(raw: Path) -> pd.DataFrame:\n    """Read the CSV."""  # a comment\n\n')
+    project.edit(
+        "def load(raw: Path) -> pd.DataFrame:\n",
+        'def load(raw: Path) -> pd.DataFrame:\n    """Read the CSV."""  # a comment\n\n',
+    )
     project.edit("return float(", "return   float(")
     assert project.ran(project.run()) == {}
 
@@ -172,7 +176,8 @@ def test_input_bytes_changed_with_same_size_and_mtime(project: Project) -> None:
     os.utime(project.raw, ns=(st.st_atime_ns, st.st_mtime_ns))
     run = project.run()
     assert project.ran(run) == {
-        "load": "input raw changed", "clean": "upstream output changed",
+        "load": "input raw changed",
+        "clean": "upstream output changed",
         "summarize": "upstream output changed",
     }
     assert run.outputs["total"].load() == 7.0
@@ -261,7 +266,9 @@ def test_unfingerprintable_input_refuses_reuse_with_a_warning(ws) -> None:
     def p():
         return {"t": takes_object(thing=threading.Lock())}
 
-    with pytest.warns(UserWarning, match=r"step 'takes_object': input 'thing' cannot be fingerprinted"):
+    with pytest.warns(
+        UserWarning, match=r"step 'takes_object': input 'thing' cannot be fingerprinted"
+    ):
         run = p.submit(workspace=ws)
     assert run.steps["takes_object"].reason == "reuse disabled (cannot fingerprint thing)"
 
@@ -287,4 +294,33 @@ def test_table_data_change_reruns_consumers(tmp_path: Path, ws) -> None:
     csv.write_text("v\n5\n")
     run = flow.reuse_me.submit(params={"raw": csv, "folder": folder}, workspace=ws)
     assert {k for k, s in run.steps.items() if not s.reused} == {"load", "clean", "summarize"}
-    pd.testing.assert_frame_equal(run.steps["load"].outputs["output"].load(), pd.DataFrame({"v": [5]}))
+    pd.testing.assert_frame_equal(
+        run.steps["load"].outputs["output"].load(), pd.DataFrame({"v": [5]})
+    )
+
+
+@component
+def read_url(src: Path) -> str:
+    import fsspec
+
+    with fsspec.open(str(src), "r") as f:
+        return f.read()
+
+
+@pipeline
+def from_url(src: Path):
+    return {"text": read_url(src=src)}
+
+
+def test_fsspec_url_inputs_are_keyed_on_content(ws) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/reuse-url/a.txt", b"hello")
+    url = "memory://reuse-url/a.txt"
+    assert from_url.submit(params={"src": url}, workspace=ws).outputs["text"].load() == "hello"
+    assert from_url.submit(params={"src": url}, workspace=ws).steps["read_url"].reused
+    fs.pipe("/reuse-url/a.txt", b"world")
+    run = from_url.submit(params={"src": url}, workspace=ws)
+    assert run.steps["read_url"].reason == "input src changed"
+    assert run.outputs["text"].load() == "world"
