@@ -27,7 +27,6 @@ from headrace.engine import Workspace, component, pipeline
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
-logging.getLogger("kedro").setLevel(logging.WARNING)  # per-node INFO lines would dominate
 
 
 def source_fn() -> int:
@@ -83,6 +82,9 @@ def run_kedro(shape: str, n: int) -> float:
     from kedro.pipeline import node
     from kedro.pipeline import pipeline as kpipeline
     from kedro.runner import SequentialRunner
+
+    for name in ("kedro", "kedro.runner", "kedro.io", "kedro.pipeline"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # kedro sets INFO when imported
 
     nodes = [node(source_fn, None, "v0", name="n0")]
     for i in range(1, n):

@@ -120,8 +120,11 @@ def test_ctrl_c_records_canceled(tmp_path: Path) -> None:
     deadline = time.time() + 30
     while time.time() < deadline:
         if db.exists():
-            with sqlite3.connect(db) as c:
-                row = c.execute("SELECT status FROM step_runs WHERE step='nap'").fetchone()
+            try:
+                with sqlite3.connect(db) as c:
+                    row = c.execute("SELECT status FROM step_runs WHERE step='nap'").fetchone()
+            except sqlite3.OperationalError:  # the schema is being created right now
+                row = None
             if row and row[0] == "Running":
                 break
         time.sleep(0.1)
