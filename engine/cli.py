@@ -68,7 +68,16 @@ def run(
     regenerate_outputs: Annotated[
         bool, typer.Option("--regenerate-outputs", help="Run every step.")
     ] = False,
-    executor: Annotated[str, typer.Option(help="local | local-processes")] = "local",
+    executor: Annotated[
+        str, typer.Option(help="local | local-processes | dask | prefect")
+    ] = "local",
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler for --executor dask (default: a LocalCluster)."),
+    ] = None,
+    task_runner: Annotated[
+        str, typer.Option(help="Prefect task runner for --executor prefect: threads | dask.")
+    ] = "threads",
     max_workers: Annotated[int | None, typer.Option(help="Steps running at once.")] = None,
     continue_on_step_failure: Annotated[bool, typer.Option("--continue-on-step-failure")] = False,
     experiment: Annotated[str | None, typer.Option(help="Label to group runs by.")] = None,
@@ -80,6 +89,7 @@ def run(
     from rich.live import Live
 
     from .cli_view import LiveSteps, steps_table
+    from .executors import make_executor
     from .loader import load_pipeline
     from .run import PipelineRun
 
@@ -89,6 +99,10 @@ def run(
         defn = pipe.definition
         defn.bind_params(params)
         ws = _workspace(workspace)
+        options: dict[str, Any] = {"dask_address": dask_address}
+        if executor == "prefect":
+            options.update(task_runner=task_runner, workspace=ws.root)
+        chosen = make_executor(executor, max_workers, **options)
         view = LiveSteps(defn.name, list(defn.steps))
         show = not quiet and err.is_terminal
         live = (
@@ -98,7 +112,7 @@ def run(
             result: PipelineRun = pipe.submit(
                 params,
                 regenerate_outputs=regenerate_outputs,
-                executor=executor,
+                executor=chosen,
                 max_workers=max_workers,
                 continue_on_step_failure=continue_on_step_failure,
                 experiment=experiment,
@@ -250,6 +264,11 @@ def dag(
         out.print(f"wrote {path}")
     else:
         print(renderers[format](defn))
+
+
+from .cli_ui import ui  # noqa: E402
+
+app.command("ui")(ui)
 
 
 def _add_plugins() -> None:

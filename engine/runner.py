@@ -154,7 +154,14 @@ class Runner:
         )
         self.writer = history.writer()
         self.writer.put(update_run_op, self.run_id, {"started_at": time.time()})
-        info = RunInfo(self.run_id, self.defn.name, dict(self.values), self.upstream)
+        info = RunInfo(
+            self.run_id,
+            self.defn.name,
+            dict(self.values),
+            self.upstream,
+            workspace=self.ws.root,
+            store=self.ws.store.spec(),
+        )
         self.cache_index = CacheIndex(history, list(self.defn.steps))
         try:
             status = self.executor.session(info, self._loop)

@@ -7,16 +7,19 @@ from typing import Any
 from ..errors import HeadraceError, did_you_mean
 from .base import Executor, RunInfo
 
-EXECUTORS = ("local", "local-processes")
+EXECUTORS = ("local", "local-processes", "dask", "prefect")
 
 
 def make_executor(name: str | Executor, max_workers: int | None = None, **options: Any) -> Executor:
     """The executor called ``name`` (or ``name`` itself when it already is one).
 
     Args:
-        name: "local" (threads) or "local-processes"; an Executor instance is returned as is.
+        name: "local" (threads), "local-processes", "dask" or "prefect"; an Executor instance
+            is returned as is.
         max_workers: concurrent steps.
-        options: executor-specific options.
+        options: executor-specific options (None values are ignored): for "dask",
+            ``dask_address`` (or ``address``) and ``client``; for "prefect", ``task_runner``
+            ("threads" or "dask"), ``dask_address`` and ``workspace``.
 
     Raises:
         HeadraceError: unknown executor name.
@@ -27,6 +30,16 @@ def make_executor(name: str | Executor, max_workers: int | None = None, **option
         from .local import LocalExecutor
 
         return LocalExecutor(max_workers, processes=name == "local-processes")
+    opts = {k: v for k, v in options.items() if v is not None}
+    if name == "dask":  # prefect and dask are imported only when used (DESIGN §1)
+        from .dask import DaskExecutor
+
+        address = opts.pop("dask_address", None) or opts.pop("address", None)
+        return DaskExecutor(address, **opts)
+    if name == "prefect":
+        from .prefect import PrefectExecutor
+
+        return PrefectExecutor(max_workers, **opts)
     raise HeadraceError(
         f"unknown executor {name!r}.{did_you_mean(name, EXECUTORS)} Choose one of: {', '.join(EXECUTORS)}"
     )

@@ -75,19 +75,3 @@ def infrastructure_failure(task: StepTask, where: str, exc: BaseException) -> St
         error_type=type(exc).__name__,
         error=f"{where} could not run step {task.step!r}: {exc}",
     )
-
-
-def run_workspace(
-    run: RunInfo, body: Callable[[], Any]
-) -> tuple[Path | None, dict[str, Any] | None]:
-    """The run's workspace folder and store spec: from ``run``, else from the runner owning ``body``.
-
-    The fallback reads ``body.__self__.ws`` (the runner's loop is a bound method) for runners
-    that do not fill ``RunInfo.workspace``/``RunInfo.store`` yet.
-    """
-    if run.workspace is not None:
-        return run.workspace, run.store
-    ws = getattr(getattr(body, "__self__", None), "ws", None)
-    if ws is None:
-        return None, run.store
-    return Path(ws.root), run.store or ws.store.spec()

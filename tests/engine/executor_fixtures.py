@@ -1,0 +1,42 @@
+"""Fixtures shared by the executor tests: one real Dask LocalCluster, executors by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from headrace.engine.executors import Executor, make_executor
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Any]:
+    """A real LocalCluster (2 worker processes, one thread each) shared by the session."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.fixture
+def make_exec(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Executor]:
+    """``make_exec(**options)``: a fresh executor of the kind the test is parametrized with."""
+    kind = request.param
+    if kind == "dask":
+        client = request.getfixturevalue("dask_client")
+        return lambda **kw: make_executor("dask", client=client, **kw)
+    if kind == "prefect":
+        server = request.getfixturevalue("prefect_server")
+        monkeypatch.setenv("PREFECT_API_URL", server.url)
+        return lambda **kw: make_executor("prefect", **kw)
+    return lambda **kw: make_executor(kind, **kw)
