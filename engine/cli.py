@@ -211,7 +211,7 @@ def runs_explain(
 
 @app.command()
 def gc(
-    keep_last: Annotated[int | None, typer.Option(help="Keep the N newest runs.")] = None,
+    keep_last: Annotated[int | None, typer.Option(min=0, help="Keep the N newest runs.")] = None,
     older_than: Annotated[
         str | None, typer.Option(help="Forget runs older than this (30d, 12h).")
     ] = None,

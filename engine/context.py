@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from contextvars import ContextVar
@@ -57,13 +58,13 @@ class RunContext:
         """
         if not isinstance(name, str) or not name:
             raise HeadraceError(f"log(name={name!r}, ...): the metric name must be a non-empty str")
-        if hasattr(value, "item") and callable(value.item):  # numpy scalars
-            value = value.item()
-        if not isinstance(value, (int, float, str, bool, list, dict)) and value is not None:
+        try:
+            value = json.loads(json.dumps(value, default=_plain))
+        except (TypeError, ValueError) as exc:
             raise HeadraceError(
                 f"log({name!r}, {type(value).__name__}): metric values must be numbers, "
                 "bools, strings, or lists/dicts of them; convert it first, e.g. float(value)"
-            )
+            ) from exc
         self.metrics.append((name, value, time.time()))
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
@@ -74,6 +75,14 @@ class RunContext:
         """
         for name, value in metrics.items():
             self.log(name, value)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays (and anything with .tolist()/.item()) as plain Python values."""
+    for attr in ("tolist", "item"):
+        if callable(getattr(value, attr, None)):
+            return getattr(value, attr)()
+    raise TypeError(f"{type(value).__name__} is not JSON-able")
 
 
 _current: ContextVar[RunContext | None] = ContextVar("headrace_run_context", default=None)

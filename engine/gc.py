@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .store import ArtifactRecord
 from .workspace import Workspace
@@ -65,6 +67,8 @@ def collect(
         older_than: forget runs older than this many seconds.
         dry_run: report only.
     """
+    if keep_last is not None and keep_last < 0:
+        raise ValueError(f"keep_last={keep_last}: give 0 or more runs to keep")
     report = GcReport(dry_run=dry_run)
     h = ws.history
     runs = h.query("SELECT id, created_at, status FROM runs ORDER BY created_at DESC, rowid DESC")
@@ -77,6 +81,7 @@ def collect(
             report.runs.append(r["id"])
     if report.runs and not dry_run:
         with h.transaction() as c:
+            _repoint_cache(c, report.runs)
             for table, col in (
                 ("metrics", "run_id"),
                 ("step_outputs", "run_id"),
@@ -98,6 +103,24 @@ def collect(
     _stale_staging(ws, report)
     _orphans(ws, report)
     return report
+
+
+def _repoint_cache(c: Any, forgotten: list[str]) -> None:
+    """Hand cache entries of forgotten runs to a kept run that reused the same key.
+
+    A reused step records the key but writes no cache entry of its own; without this,
+    forgetting the run that computed a result would make every kept run that reused it
+    non-reusable although its outputs are still stored.
+    """
+    marks = ",".join("?" * len(forgotten))
+    c.execute(
+        f"UPDATE cache SET (run_id, step) = (SELECT s.run_id, s.step FROM step_runs s "
+        f"WHERE s.cache_key = cache.key AND s.status = 'Completed' AND s.run_id NOT IN ({marks}) "
+        f"ORDER BY s.finished_at DESC LIMIT 1) WHERE run_id IN ({marks}) AND EXISTS "
+        f"(SELECT 1 FROM step_runs s WHERE s.cache_key = cache.key AND s.status = 'Completed' "
+        f"AND s.run_id NOT IN ({marks}))",
+        [*forgotten, *forgotten, *forgotten],
+    )
 
 
 def _unreferenced(ws: Workspace, forgotten: set[str]) -> list[ArtifactRecord]:
@@ -122,9 +145,12 @@ def _stale_staging(ws: Workspace, report: GcReport) -> None:
     if not staging.is_dir():
         return
     now = time.time()
-    for entry in staging.iterdir():
-        if entry.name == "cache" or now - entry.stat().st_mtime < STAGING_GRACE_S:
-            continue
+    entries = [e for e in staging.iterdir() if e.name not in ("cache", "out")]
+    if (staging / "out").is_dir():  # step output folders: judged one by one
+        entries += list((staging / "out").iterdir())
+    for entry in entries:
+        if now - _newest_mtime(entry) < STAGING_GRACE_S:
+            continue  # a running step may still be writing here
         size = (
             sum(p.stat().st_size for p in entry.rglob("*") if p.is_file())
             if entry.is_dir()
@@ -134,6 +160,16 @@ def _stale_staging(ws: Workspace, report: GcReport) -> None:
         report.bytes_freed += size
         if not report.dry_run:
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else os.remove(entry)
+
+
+def _newest_mtime(path: Path) -> float:
+    """The latest modification time of ``path`` or anything inside it."""
+    newest = path.stat().st_mtime
+    if path.is_dir():
+        for p in path.rglob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, p.stat().st_mtime)
+    return newest
 
 
 def _orphans(ws: Workspace, report: GcReport) -> None:

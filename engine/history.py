@@ -365,10 +365,10 @@ class BatchWriter:
                     break
             ops = [i for i in items if isinstance(i, tuple)]
             try:
-                if ops and self._error is None:
+                if ops:
                     with self.history.transaction() as c:
                         for op, args in ops:
-                            op(c, *args)
+                            self._apply(c, op, args)
             except BaseException as exc:  # reported by flush()
                 self._error = exc
             for i in items:
@@ -376,6 +376,16 @@ class BatchWriter:
                     i.set()
             if any(i is None for i in items):
                 return
+
+    def _apply(self, c: sqlite3.Connection, op: Callable[..., None], args: tuple[Any, ...]) -> None:
+        """Apply one write in a savepoint: a failing write is undone alone and reported."""
+        c.execute("SAVEPOINT op")
+        try:
+            op(c, *args)
+        except Exception as exc:
+            c.execute("ROLLBACK TO op")
+            self._error = self._error or exc
+        c.execute("RELEASE op")
 
     def flush(self) -> None:
         """Wait until every queued write is committed; re-raise a write that failed."""

@@ -64,9 +64,14 @@ def import_file(path: Path) -> ModuleType:
     return module
 
 
-def pipelines_in(module: ModuleType) -> dict[str, Pipeline]:
-    """The module's pipelines by attribute name, in definition order."""
-    return {k: v for k, v in vars(module).items() if isinstance(v, Pipeline)}
+def pipelines_in(module: ModuleType, own_only: bool = True) -> dict[str, Pipeline]:
+    """The module's pipelines by attribute name, in definition order.
+
+    Pipelines the file merely imports are left out when it defines any of its own.
+    """
+    found = {k: v for k, v in vars(module).items() if isinstance(v, Pipeline)}
+    own = {k: v for k, v in found.items() if v.fn.__module__ == module.__name__}
+    return (own or found) if own_only else found
 
 
 def load_pipeline(target: str) -> Pipeline:
@@ -94,6 +99,7 @@ def load_pipeline(target: str) -> Pipeline:
                 f"{path} defines {len(found)} pipelines; name one, e.g. {listed}"
             )
         return next(iter(found.values()))
+    found = pipelines_in(module, own_only=False)  # a name may pick an imported pipeline too
     if name in found:
         return found[name]
     by_name = {p.name: p for p in found.values()}

@@ -139,7 +139,7 @@ class PipelineDefinition:
                         f"pipeline {self.name!r}; pass it, e.g. --param {p.name}=VALUE"
                     )
                 else:
-                    values[p.name] = p.default
+                    values[p.name] = coerce(p.default, p.annotation)  # checked at build time
                 continue
             try:
                 values[p.name] = coerce(params[p.name], p.annotation)
@@ -226,7 +226,17 @@ class Pipeline:
                     f"needs a name and a type annotation, e.g. `{p.name}: float = 0.1`"
                 )
                 continue
-            params.append(PipelineParameter(p.name, strip_annotated(hints[p.name]), p.default))
+            ann = strip_annotated(hints[p.name])
+            if p.default is not NO_DEFAULT and p.default is not None:
+                try:
+                    coerce(p.default, ann)
+                except ValueError as exc:
+                    problems.append(
+                        f"pipeline {self.name!r}, parameter {p.name!r}: its default "
+                        f"{p.default!r} does not fit {type_name(ann)} ({exc}); fix the default"
+                    )
+                    continue
+            params.append(PipelineParameter(p.name, ann, p.default))
         if problems:
             raise DefinitionError(problems, title=f"pipeline {self.name!r} is not valid")
         return tuple(params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -73,7 +74,7 @@ def submit(
 
     defn = pipeline.definition
     values = defn.bind_params(params)
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    ws = workspace if isinstance(workspace, Workspace) else _open_workspace(workspace)
     runner = Runner(
         defn,
         values,
@@ -89,11 +90,28 @@ def submit(
     return PipelineRun(ws, runner.run_id)
 
 
+_workspaces: dict[str, Workspace] = {}
+_workspaces_lock = threading.Lock()
+
+
+def _open_workspace(path: str | os.PathLike[str] | None) -> Workspace:
+    """One Workspace per folder per process: a loop of submits must not pile up connections."""
+    from .workspace import resolve_root
+
+    key = str(resolve_root(path))
+    with _workspaces_lock:
+        ws = _workspaces.get(key)
+        if ws is None or not (ws.root / "headrace.db").exists():
+            ws = _workspaces[key] = Workspace(key)
+        return ws
+
+
 @dataclass
 class _Attempt:
     step: str
     attempt: int
-    deadline: float | None
+    timeout: float | None
+    submitted: float
 
 
 class Runner:
@@ -122,6 +140,7 @@ class Runner:
         self.outputs: dict[str, dict[str, ArtifactRecord]] = {}
         self.running: dict[Future[StepResult], _Attempt] = {}
         self.decisions: dict[str, Decision] = {}
+        self.abandoned = False  # a timed-out attempt may still be running somewhere
         self.code_fps: dict[int, str] = {}
         self.stat_cache = StatCache(ws.history.path)
         self.started: dict[str, float] = {}
@@ -176,7 +195,7 @@ class Runner:
             )
             raise
         finally:
-            self.executor.shutdown(cancel=self.state.stopped)
+            self.executor.shutdown(cancel=self.state.stopped or self.abandoned)
             self.stat_cache.close()
         history.update_run(self.run_id, status=status.value, finished_at=time.time())
         return status
@@ -191,7 +210,7 @@ class Runner:
             )
             for future in done:
                 attempt = self.running.pop(future)
-                self._handle(attempt, future.result())
+                self._handle(attempt, self._result(attempt, future))
             self._expire_timeouts()
         return self.state.run_status()
 
@@ -272,7 +291,7 @@ class Runner:
         )
         future = self.executor.submit(task, self.upstream[step])
         timeout = s.component.timeout
-        self.running[future] = _Attempt(step, attempt, time.time() + timeout if timeout else None)
+        self.running[future] = _Attempt(step, attempt, timeout, time.time())
         self.state.mark_running(step)
         self._emit(step, Status.RUNNING, {"attempt": attempt})
 
@@ -330,17 +349,51 @@ class Runner:
         )
         self._emit(step, status, {"duration": fields["duration"], "error": fields.get("error")})
 
+    def _result(self, attempt: _Attempt, future: Future[StepResult]) -> StepResult:
+        try:
+            return future.result()
+        except BaseException as exc:  # the worker process died, the pool broke, ...
+            now = time.time()
+            return StepResult(
+                attempt.step,
+                attempt.attempt,
+                False,
+                self.started.get(attempt.step, now),
+                now,
+                error_type=type(exc).__name__,
+                error=f"the worker running the step died ({exc or 'no message'}); "
+                "it may have run out of memory or crashed in native code",
+            )
+
+    def _deadline(self, future: Future[StepResult], attempt: _Attempt) -> float | None:
+        """When the attempt times out: counted from when it started running, not when queued."""
+        if attempt.timeout is None:
+            return None
+        started = getattr(future, "headrace_started_at", None)
+        if started is None and future.running():  # a process pool marks it running
+            started = future.headrace_started_at = time.time()  # type: ignore[attr-defined]
+        if started is None and not getattr(self.executor, "reports_start", False):
+            started = attempt.submitted  # executors that cannot tell: count from submission
+        return None if started is None else started + attempt.timeout
+
     def _next_timeout(self) -> float | None:
-        deadlines = [a.deadline for a in self.running.values() if a.deadline is not None]
-        return max(0.0, min(deadlines) - time.time()) if deadlines else None
+        waits = []
+        for future, attempt in self.running.items():
+            if attempt.timeout is None:
+                continue
+            deadline = self._deadline(future, attempt)
+            waits.append(0.05 if deadline is None else max(0.0, deadline - time.time()))
+        return min(waits) if waits else None
 
     def _expire_timeouts(self) -> None:
         now = time.time()
         for future, attempt in list(self.running.items()):
-            if attempt.deadline is None or attempt.deadline > now:
+            deadline = self._deadline(future, attempt)
+            if deadline is None or deadline > now:
                 continue
             del self.running[future]
             future.cancel()
+            self.abandoned = True
             limit = self.defn.steps[attempt.step].component.timeout
             result = StepResult(
                 attempt.step,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,8 @@ import xxhash
 from .errors import ArtifactError
 from .hashing import hash_bytes
 from .types import PARAMETER, PATH, PATHS, TABLE, coerce, table_flavor
+
+_READ_ONLY = 0o444
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class ArtifactStore:
             digest, size = _digest_payload(stage / payload)
             fp = _address(kind, fmt, payload, digest)
             record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), size, flavor)
-            self._publish(stage, fp, payload)
+            self._publish(stage, record, payload)
             return record
         finally:
             shutil.rmtree(stage, ignore_errors=True)
@@ -109,12 +112,13 @@ class ArtifactStore:
         """Fast path for small in-memory payloads: hash the bytes, write only when new."""
         fp = _address(kind, fmt, payload, hash_bytes(data))
         record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), len(data))
-        if os.path.exists(record.uri):
+        if self.exists(record):
             return record
         final = os.path.dirname(record.uri)
         self.staging.mkdir(parents=True, exist_ok=True)
         tmp = self.staging / f"{uuid.uuid4().hex}.part"
         tmp.write_bytes(data)
+        os.chmod(tmp, _READ_ONLY)
         os.makedirs(final, exist_ok=True)
         os.replace(tmp, record.uri)  # atomic: readers see all of the file or none of it
         return record
@@ -123,28 +127,45 @@ class ArtifactStore:
         path = f"{self.root}/objects/{fp[:2]}/{fp}/{payload}"
         return path if self.is_local else self.fs.unstrip_protocol(path)
 
-    def _publish(self, stage: Path, fp: str, payload: str) -> None:
+    def _publish(self, stage: Path, record: ArtifactRecord, payload: str) -> None:
+        """Move a staged payload to its address, unless a complete copy is already there.
+
+        A copy that is there but damaged (a file deleted from a folder, an upload cut off)
+        is replaced, so a re-run with ``regenerate_outputs=True`` repairs the store.
+        """
+        fp = record.fingerprint
         final = f"{self.root}/objects/{fp[:2]}/{fp}"
+        if self.exists(record):
+            return  # same content already stored: deduplicated
         if self.is_local:
-            parent = os.path.dirname(final)
-            if parent not in self._made:
-                os.makedirs(parent, exist_ok=True)
-                self._made.add(parent)
-            if os.path.exists(os.path.join(final, payload)):
-                return  # same content already stored: deduplicated
-            try:
-                os.rename(stage, final)
-            except OSError:
-                if not os.path.exists(os.path.join(final, payload)):
-                    raise
+            self._publish_local(stage, record, final)
             return
         if self.fs.exists(f"{final}/{payload}"):
-            return
+            self.fs.rm(f"{final}/{payload}", recursive=True)
         src = stage / payload
         if src.is_dir():
             self.fs.put(str(src), f"{final}/{payload}", recursive=True)
         else:
             self.fs.put_file(str(src), f"{final}/{payload}")
+
+    def _publish_local(self, stage: Path, record: ArtifactRecord, final: str) -> None:
+        parent = os.path.dirname(final)
+        if parent not in self._made:
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
+        for path in stage.rglob("*"):
+            if path.is_file():
+                os.chmod(path, _READ_ONLY)  # a consumer cannot edit a stored artifact in place
+        if os.path.exists(final):  # a damaged copy: move it aside, then put the good one in
+            aside = f"{final}.damaged-{uuid.uuid4().hex}"
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(final, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+        try:
+            os.rename(stage, final)
+        except OSError:
+            if not self.exists(record):  # another writer won the race with the same content
+                raise
 
     def exists(self, record: ArtifactRecord) -> bool:
         """Whether the artifact is still stored with its recorded size."""
@@ -202,12 +223,19 @@ class ArtifactStore:
         if self.is_local:
             return Path(record.uri)
         local = self.staging / "cache" / record.fingerprint / Path(record.uri).name
-        if not local.exists():
+        if not local.exists() or _local_size(local) != record.size:
             tmp = self.new_staging_dir()
-            self.fs.get(record.uri, str(tmp / local.name), recursive=record.fmt != "file")
-            local.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp / local.name, local)
-            shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                self.fs.get(record.uri, str(tmp / local.name), recursive=record.fmt != "file")
+                local.parent.mkdir(parents=True, exist_ok=True)
+                if local.exists():
+                    shutil.rmtree(local) if local.is_dir() else local.unlink()
+                os.replace(tmp / local.name, local)
+            except OSError:
+                if not local.exists():  # lost a race with another reader: use its copy
+                    raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
         return local
 
     def delete(self, record: ArtifactRecord) -> int:
@@ -292,8 +320,14 @@ def _write_path(value: Any, stage: Path, movable: Path | None) -> tuple[str, str
             f"the returned path {str(src)!r} does not exist; write the file (e.g. under "
             "get_run_context().output_dir) before returning its path"
         )
-    dest = stage / (src.name or "data")
-    if movable is not None and src.resolve().is_relative_to(movable.resolve()):
+    own = movable is not None and src.resolve().is_relative_to(movable.resolve())
+    # The step's own output_dir has a random name: store it as "output" so identical
+    # contents get the same address (early cut-off).
+    name = (
+        "output" if own and movable is not None and src.resolve() == movable.resolve() else src.name
+    )
+    dest = stage / (name or "data")
+    if own:
         os.rename(src, dest)  # the step's own output: move, do not copy
         return ("folder" if dest.is_dir() else "file"), dest.name, ""
     if src.is_dir():

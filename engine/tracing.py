@@ -62,12 +62,23 @@ _NO_VALUES_MSG = (
 )
 
 
+class _Invalid:
+    """Stands in for a reference that was already reported as a problem (tracing goes on)."""
+
+    def __repr__(self) -> str:
+        return "<invalid reference>"
+
+
+INVALID = _Invalid()
+
+
 class Outputs:
     """Attribute access to a step's named outputs: ``step.outputs.model``."""
 
-    def __init__(self, owner: str, refs: dict[str, Any]):
+    def __init__(self, owner: str, refs: dict[str, Any], builder: Builder | None = None):
         self._owner = owner
         self._refs = refs
+        self._builder = builder
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -76,10 +87,14 @@ class Outputs:
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._refs:
-            raise DefinitionError(
+            problem = (
                 f"{self._owner} has no output {name!r}.{did_you_mean(name, self._refs)} "
                 f"Its outputs: {', '.join(self._refs) or '(none)'}"
             )
+            if self._builder is None:
+                raise DefinitionError(problem)
+            self._builder.problems.append(problem)  # keep tracing: report every problem
+            return INVALID
         return self._refs[name]
 
     def __iter__(self) -> Any:
@@ -102,7 +117,7 @@ class StepHandle:
     def outputs(self) -> Outputs:
         """The step's outputs by name."""
         refs = {p.name: OutputRef(self._draft, p) for p in self._draft.component.outputs}
-        return Outputs(f"step {self.name!r}", refs)
+        return Outputs(f"step {self.name!r}", refs, self._builder)
 
     def named(self, name: str) -> StepHandle:
         """Give the step an explicit name (unique within the pipeline); returns the handle."""
@@ -131,7 +146,7 @@ class SubPipelineHandle:
     @property
     def outputs(self) -> Outputs:
         """The sub-pipeline's returned outputs by name."""
-        return Outputs(f"sub-pipeline {self.name!r}", self._outputs)
+        return Outputs(f"sub-pipeline {self.name!r}", self._outputs, self._builder)
 
     def after(self, *others: Any) -> SubPipelineHandle:
         """Run every step of the sub-pipeline after ``others``; returns the handle."""
@@ -228,6 +243,8 @@ class Builder:
     def _bind(self, port: Port, value: Any, where: str) -> Any:
         at = f"{where}, argument {port.name!r}"
         value = self._single_output(value, at)
+        if value is INVALID:
+            return Binding("value", value=None)
         if value is None and port.default is None:
             return Binding("value", value=None)
         if isinstance(value, OutputRef):
@@ -276,7 +293,7 @@ class Builder:
                     f"{at}: {kind} {value.name!r} has several outputs ({', '.join(outs)}); "
                     f"pick one, e.g. {value.name.rsplit('.', 1)[-1]}.outputs.{outs[0]}"
                 )
-            return None
+            return INVALID
         return value
 
     def inline(self, sub: Pipeline, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -45,9 +45,14 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         config = self._config(artifact_root, storage_options)
         self.history = History(self.root / "headrace.db")
+        # A local artifact root stages under itself (renames must not cross filesystems);
+        # a remote one stages in the workspace.
+        remote = "://" in config["artifact_root"] and not config["artifact_root"].startswith(
+            "file://"
+        )
         self.store = ArtifactStore(
             config["artifact_root"],
-            staging=str(self.root / "tmp"),
+            staging=str(self.root / "tmp") if remote else None,
             storage_options=config.get("storage_options"),
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -12,17 +11,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from headrace.engine.status import Status
 from headrace.engine.workspace import Workspace
-from headrace.scheduler.launcher import Child, Launcher, SubprocessLauncher
+from headrace.scheduler.launcher import Launcher, SubprocessLauncher
 from headrace.scheduler.lock import WorkspaceLock
 from headrace.scheduler.planner import CATCH_UP_CAP, plan
+from headrace.scheduler.runs import Runs
 from headrace.scheduler.schedule import Schedule, run_id_for
-from headrace.scheduler.store import DONE, PENDING, QUEUED, RUNNING, SKIPPED, Firing, SchedulerStore
+from headrace.scheduler.store import PENDING, QUEUED, RUNNING, SKIPPED, Firing, SchedulerStore
 from headrace.scheduler.triggers import Change, EventHub, Watch
 
 log = logging.getLogger("headrace.scheduler")
-_FINAL = {s.value for s in Status if s.is_final}
 
 
 def _stamp(t: datetime) -> str:
@@ -58,7 +56,7 @@ class Daemon:
         self.now = now or (lambda: datetime.now(UTC))
         self.launcher = launcher or SubprocessLauncher()
         self.tick, self.stop_grace = tick, stop_grace
-        self.children: dict[str, Child] = {}
+        self.runs = Runs(workspace, self.store, self.launcher)
         self.watches: dict[str, Watch] = {}
         self.schedules: dict[str, Schedule] = {}
         self._rows: dict[str, tuple[Any, ...]] = {}
@@ -100,11 +98,11 @@ class Daemon:
                 )
                 self.step()
             while (
-                self.children or self.store.firings([PENDING, QUEUED])
+                self.runs.children or self.store.firings([PENDING, QUEUED])
             ) and not self.stopping.is_set():
                 time.sleep(0.1)
-                self._reap()
-                self._launch()
+                self.runs.reap()
+                self.runs.launch(self.schedules)
             self.shutdown()
 
     def stop(self) -> None:
@@ -126,8 +124,8 @@ class Daemon:
             change = watch.check()
             if change is not None:
                 self._fire_trigger(self.schedules[name], watch, change, now)
-        self._reap()
-        self._launch()
+        self.runs.reap()
+        self.runs.launch(self.schedules)
 
     def _deferred(self, name: str) -> bool:
         """Overlap "skip" on a trigger: leave changes unconsumed until the running run ends."""
@@ -309,94 +307,15 @@ class Daemon:
             return True
         return found is not None and found.kind == PATHS
 
-    # runs -------------------------------------------------------------------------------
+    # runs (scheduler/runs.py keeps the bookkeeping) ------------------------------------
     def recover(self) -> None:
         """After a restart: relaunch decided runs that never started; adopt runs still going."""
-        for firing in self.store.firings([RUNNING]):
-            status = self.store.run_status(firing.run_id)
-            if status is None:
-                self.store.set_state(
-                    firing.run_id, PENDING, time.time(), note="relaunched after restart"
-                )
-                log.info(
-                    "schedule %s: run %s was decided but never started; starting it",
-                    firing.schedule,
-                    firing.run_id,
-                )
-            elif status in _FINAL:
-                self.store.set_state(firing.run_id, DONE, time.time())
-
-    def _launch(self) -> None:
-        busy = {f.schedule for f in self.store.firings([RUNNING])}
-        for firing in self.store.firings([PENDING, QUEUED]):
-            if firing.state == QUEUED and firing.schedule in busy:
-                continue
-            sched = self.schedules.get(firing.schedule) or self._stored(firing.schedule)
-            if sched is None:
-                self.store.set_state(firing.run_id, SKIPPED, time.time(), note="schedule deleted")
-                continue
-            busy.add(firing.schedule)
-            if self.store.run_status(firing.run_id) is not None:  # started before a crash
-                self.store.set_state(firing.run_id, RUNNING, time.time())
-                continue
-            self.store.set_state(firing.run_id, RUNNING, time.time())
-            self.children[firing.run_id] = self.launcher.start(firing, sched.pipeline, self.ws.root)
-            log.info(
-                "schedule %s: started run %s %s",
-                firing.schedule,
-                firing.run_id,
-                json.dumps(firing.params) if firing.params else "",
-            )
-
-    def _stored(self, name: str) -> Schedule | None:
-        return Schedule.from_row(row) if (row := self.store.schedule(name)) else None
-
-    def _reap(self) -> None:
-        for run_id, child in list(self.children.items()):
-            code = child.poll()
-            if code is not None:
-                del self.children[run_id]
-                self._finished(run_id, code)
-        for firing in self.store.firings([RUNNING]):
-            if firing.run_id not in self.children and self._foreign_done(firing.run_id):
-                self.store.set_state(firing.run_id, DONE, time.time())
-
-    def _foreign_done(self, run_id: str) -> bool:
-        """Whether a run started by an earlier daemon has ended (or its process died)."""
-        rows = self.ws.history.query("SELECT status, pid FROM runs WHERE id=?", (run_id,))
-        if not rows:
-            return False
-        if rows[0]["status"] in _FINAL or not rows[0]["pid"]:
-            return True
-        try:
-            os.kill(rows[0]["pid"], 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-
-    def _finished(self, run_id: str, code: int) -> None:
-        status = self.store.run_status(run_id) or "never started"
-        self.store.set_state(run_id, DONE, time.time(), exit_code=code)
-        log.info("run %s finished: %s (exit %d)", run_id, status, code)
+        self.runs.recover()
 
     def shutdown(self) -> None:
         """Cancel in-flight runs (SIGINT, then SIGKILL after ``stop_grace``) and stop watching."""
         self.hub.stop()
-        self._reap()
-        for run_id, child in self.children.items():
-            log.info("canceling run %s", run_id)
-            child.interrupt()
-        deadline = time.monotonic() + self.stop_grace
-        for run_id, child in list(self.children.items()):
-            code = child.wait(max(0.0, deadline - time.monotonic()))
-            if code is None:
-                log.warning("run %s did not stop within %gs; killing it", run_id, self.stop_grace)
-                child.kill()
-                code = child.wait(5) or -9
-            del self.children[run_id]
-            self._finished(run_id, code)
+        self.runs.stop(self.stop_grace)
         if self._stat_cache is not None:
             self._stat_cache.close()
         log.info("daemon stopped")

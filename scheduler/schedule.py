@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -157,27 +158,15 @@ class Schedule:
                 missing path, wrong data parameter, unknown policy.
             ScheduleError: An invalid cron expression, recurrence or time zone.
         """
-        from headrace.scheduler.validate import check_create
-
-        _check_name(name)
-        _check_choice("--catch-up", catch_up, CATCH_UP)
-        _check_choice("--overlap", overlap, OVERLAP)
-        timing, trigger = _timing(cron, timezone, every, at, week_days, on_change)
-        if trigger is not None:
-            trigger = TriggerSpec.build(
-                on_change, glob, poll, settle, data_path_param, storage_options
-            )
-        text_params = {k: str(v) for k, v in (params or {}).items()}
-        target, trigger = check_create(name, pipeline, text_params, trigger)
-        created = time.time() if now is None else now
-        made = cls(name, target, timing, trigger, text_params, catch_up, overlap, True, created)
-        ws = open_workspace(workspace)
-        cursor = open_source(trigger).snapshot() if trigger else {}
-        if not SchedulerStore(ws.history).insert_schedule(_row(made), cursor):
-            raise SchedulerError(
-                f"a schedule named {name!r} already exists in workspace {ws.root}; pick another "
-                f"name, or replace it: headrace schedule delete {name}"
-            )
+        _check_name_and_policies(name, catch_up, overlap)
+        timing, watched = _timing(cron, timezone, every, at, week_days, on_change)
+        trigger = (
+            TriggerSpec.build(on_change, glob, poll, settle, data_path_param, storage_options)
+            if watched
+            else None
+        )
+        made = _checked(cls(name, pipeline, timing, trigger, _text(params), catch_up, overlap), now)
+        _insert(made, open_workspace(workspace))
         return made
 
     @classmethod
@@ -262,6 +251,29 @@ def _whole_source(spec: TriggerSpec, defn: PipelineDefinition) -> str:
     return spec.path
 
 
+def _text(params: dict[str, Any] | None) -> dict[str, str]:
+    return {k: str(v) for k, v in (params or {}).items()}
+
+
+def _checked(draft: Schedule, now: float | None) -> Schedule:
+    """The draft with its pipeline resolved and checked, stamped with its creation time."""
+    from headrace.scheduler.validate import check_create
+
+    target, trigger = check_create(draft.name, draft.pipeline, draft.params, draft.trigger)
+    created = time.time() if now is None else now
+    return dataclasses.replace(draft, pipeline=target, trigger=trigger, created_at=created)
+
+
+def _insert(made: Schedule, ws: Workspace) -> None:
+    """Store a new schedule with its trigger's starting cursor (the files already there)."""
+    cursor = open_source(made.trigger).snapshot() if made.trigger else {}
+    if not SchedulerStore(ws.history).insert_schedule(_row(made), cursor):
+        raise SchedulerError(
+            f"a schedule named {made.name!r} already exists in workspace {ws.root}; pick another "
+            f"name, or replace it: headrace schedule delete {made.name}"
+        )
+
+
 def _row(s: Schedule) -> dict[str, Any]:
     import json
 
@@ -287,6 +299,12 @@ def _check_name(name: str) -> None:
             f"schedule name {name!r} is not valid; use 1-80 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit, e.g. nightly-training"
         )
+
+
+def _check_name_and_policies(name: str, catch_up: str, overlap: str) -> None:
+    _check_name(name)
+    _check_choice("--catch-up", catch_up, CATCH_UP)
+    _check_choice("--overlap", overlap, OVERLAP)
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:

@@ -15,6 +15,9 @@ from headrace.engine.errors import HeadraceError
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?)\s*(ms|s|m|h)?\s*")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
+#: Protocols of stores whose "folders" are key prefixes under a bucket (container).
+_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+
 #: A file's stat as far as change detection goes: (size, modification stamp).
 Stat = tuple[int, str]
 
@@ -171,9 +174,18 @@ class RemoteSource:
         self.protocol = split_protocol(spec.path)[0] or "file"
 
     def exists(self) -> bool:
-        """Whether the folder (prefix) exists."""
+        """Whether the folder exists; in an object store, any prefix of an existing bucket.
+
+        An object store has no folders: a prefix "exists" only while objects are under it, so
+        watching a prefix that is still empty (the usual start) needs only the bucket.
+        """
         self.fs.invalidate_cache(self.root)
-        return bool(self.fs.exists(self.root))
+        if self.fs.exists(self.root):
+            return True
+        bucket = self.root.split("/", 1)[0]
+        return (
+            self.protocol in _OBJECT_STORES and bucket != self.root and bool(self.fs.exists(bucket))
+        )
 
     def list(self) -> dict[str, Stat]:
         """Matching files: URL -> (size, ETag/mtime stamp)."""

@@ -25,6 +25,7 @@ class LocalExecutor:
     """
 
     name = "local"
+    reports_start = True  # futures carry headrace_started_at (thread pool) or turn running()
 
     def __init__(self, max_workers: int | None = None, processes: bool = False):
         cpus = os.cpu_count() or 1
@@ -44,6 +45,9 @@ class LocalExecutor:
         """Start a step attempt in the pool."""
         assert self._pool is not None, "submit() outside session()"
         if self.processes:
+            if getattr(self._pool, "_broken", False):  # a worker died: start a fresh pool
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = ProcessPoolExecutor(max_workers=self.max_workers)
             return self._pool.submit(run_pickled, dumps(task))
         return self._pool.submit(execute, task)
 
@@ -52,6 +56,11 @@ class LocalExecutor:
 
     def shutdown(self, cancel: bool) -> None:
         """Stop the pool; running threads cannot be interrupted and finish in the background."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
-            self._pool = None
+        if self._pool is None:
+            return
+        if self.processes and cancel:  # a canceled or timed-out step: stop its process
+            for proc in list(getattr(self._pool, "_processes", {}).values()):
+                proc.terminate()
+        # Threads are daemons: an abandoned (timed-out) step never blocks the run's end.
+        self._pool.shutdown(wait=self.processes and not cancel, cancel_futures=cancel)
+        self._pool = None

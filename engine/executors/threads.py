@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -55,6 +56,7 @@ class DaemonThreadPool:
             if item is None:
                 return
             future, fn, args = item
+            future.headrace_started_at = time.time()  # type: ignore[attr-defined]  # timeouts count from here
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(fn(*args))

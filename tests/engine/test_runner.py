@@ -173,7 +173,7 @@ def test_bad_return_values_fail_with_clear_errors(ws) -> None:
         "component 'wrong_type', output 'output': expected a pandas.DataFrame or pyarrow.Table, got int"
         in run.steps["wrong_type"].error
     )
-    leftovers = list((ws.root / "tmp").glob("*/*"))
+    leftovers = [p for p in ws.store.staging.glob("*/*") if p.parent.name != "out"]
     assert leftovers == [], "staging folders must be cleaned up"
 
 

@@ -165,3 +165,28 @@ def test_cli_errors_list_and_manage(tmp_path):
     )
     headrace("schedule", "delete", "s", "-w", ws)
     assert "no schedule named 's'" in headrace("schedule", "enable", "s", "-w", ws, check=2).stderr
+
+
+def test_daemon_once_fires_a_due_schedule_exactly_once(tmp_path):
+    ws = tmp_path / "ws"
+    Schedule.create(
+        "due",
+        f"{PIPELINES}:sleepy",
+        every="1d",
+        params={"tag": "once"},
+        workspace=ws,
+        now=time.time() - 3 * 86400,
+    )  # three missed daily fires; catch-up latest runs the newest one
+    done = headrace("daemon", "--once", "-w", str(ws))  # exit 0
+    assert "caught up missed fire" in done.stderr and "finished: Completed" in done.stderr
+    (run,) = runs(ws)
+    assert run["id"].startswith("sched-due-") and run["status"] == "Completed"
+    assert run["params"]["tag"] == "once"
+    with Workspace(ws) as w:
+        rows = w.history.query("SELECT run_id, state, exit_code, reason FROM firings")
+    assert [dict(r) for r in rows] == [
+        {"run_id": run["id"], "state": "done", "exit_code": 0, "reason": "catch-up"}
+    ]
+    assert (ws / "scheduler.lock").read_text() == ""  # released
+    headrace("daemon", "--once", "-w", str(ws))  # nothing is due any more
+    assert [r["id"] for r in runs(ws)] == [run["id"]]
