@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,17 +224,20 @@ class ArtifactStore:
         if self.is_local:
             return Path(record.uri)
         local = self.staging / "cache" / record.fingerprint / Path(record.uri).name
-        if not local.exists() or _local_size(local) != record.size:
+        if _complete(local, record.size):
+            return local
+        local.parent.mkdir(parents=True, exist_ok=True)
+        # One download per artifact at a time, across threads and processes; a copy that
+        # is complete is never removed (another step may be reading it).
+        with _download_lock(local.parent / ".lock"):
+            if _complete(local, record.size):
+                return local
             tmp = self.new_staging_dir()
             try:
                 self.fs.get(record.uri, str(tmp / local.name), recursive=record.fmt != "file")
-                local.parent.mkdir(parents=True, exist_ok=True)
-                if local.exists():
+                if local.exists():  # a damaged copy from an interrupted download
                     shutil.rmtree(local) if local.is_dir() else local.unlink()
                 os.replace(tmp / local.name, local)
-            except OSError:
-                if not local.exists():  # lost a race with another reader: use its copy
-                    raise
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         return local
@@ -246,6 +250,32 @@ class ArtifactStore:
         except FileNotFoundError:
             return 0
         return record.size
+
+
+_thread_locks: dict[str, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def _download_lock(path: Path) -> Any:
+    """Exclusive across this process's threads (a lock) and other processes (flock)."""
+    import fcntl
+
+    with _thread_locks_guard:
+        lock = _thread_locks.setdefault(str(path), threading.Lock())
+    with lock, open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _complete(path: Path, size: int) -> bool:
+    try:
+        return path.exists() and _local_size(path) == size
+    except FileNotFoundError:
+        return False
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:
