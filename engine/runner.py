@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .executors import Executor, RunInfo, make_executor
 from .history import finish_step_op, update_run_op, update_steps_op
-from .pipeline import PipelineDefinition
+from .pipeline import Binding, PipelineDefinition
 from .plan import CacheIndex, Decision, decide, ingredients
 from .statcache import StatCache
 from .state import RunState
@@ -106,6 +106,15 @@ def _open_workspace(path: str | os.PathLike[str] | None) -> Workspace:
         return ws
 
 
+def _output_source(b: Binding) -> dict[str, Any]:
+    """Where a pipeline output comes from, as run history records it."""
+    if b.source == "output":
+        return {"step": b.step, "output": b.name}
+    if b.source == "parameter":
+        return {"parameter": b.name}
+    return {"value": b.value}
+
+
 @dataclass
 class _Attempt:
     step: str
@@ -160,14 +169,7 @@ class Runner:
                 "regenerate_outputs": self.regenerate_outputs,
                 "created_at": time.time(),
                 "pid": os.getpid(),
-                "outputs": {
-                    k: {"step": b.step, "output": b.name}
-                    if b.source == "output"
-                    else {"parameter": b.name}
-                    if b.source == "parameter"
-                    else {"value": b.value}
-                    for k, b in self.defn.outputs.items()
-                },
+                "outputs": {k: _output_source(b) for k, b in self.defn.outputs.items()},
             },
             [(n, s.component.name) for n, s in self.defn.steps.items()],
         )

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from headrace.engine.cli import parse_params
 from headrace.engine.errors import HeadraceError
 from headrace.scheduler.recurrence import ScheduleError
 
@@ -48,17 +49,6 @@ def user_errors() -> Iterator[None]:
         yield
     except (HeadraceError, ScheduleError) as exc:
         fail(str(exc).replace("[", r"\["))
-
-
-def parse_params(items: list[str] | None) -> dict[str, str]:
-    """Parse repeated ``--param k=v`` options."""
-    params: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            fail(f"--param {item!r} is not NAME=VALUE; write it like --param reg_rate=0.1")
-        params[key.strip()] = value
-    return params
 
 
 @schedule_app.command("create")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,34 +56,7 @@ def prefect_client_env(info: ServerInfo) -> Iterator[dict[str, str]]:
     Yields:
         the client environment variables that were set.
     """
-    env = client_env(info.url, workspace_of(info))
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    import prefect.context
-    import prefect.settings as settings
+    from headrace.engine.executors.prefect_env import pointed_at
 
-    prefect.context.refresh_global_settings_context()
-    updates = {getattr(settings, k): v for k, v in env.items() if hasattr(settings, k)}
-    try:
-        with settings.temporary_settings(updates=updates):
-            try:
-                yield env
-            finally:
-                _drain_prefect_workers()
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        prefect.context.refresh_global_settings_context()
-
-
-def _drain_prefect_workers(timeout: float = 10) -> None:
-    """Deliver the logs and events Prefect still buffers in background threads."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    for worker in (APILogWorker, EventsWorker):
-        with contextlib.suppress(Exception):
-            worker.drain_all(timeout=timeout, at_exit=False)
+    with pointed_at(info.url, workspace_of(info)):
+        yield client_env(info.url, workspace_of(info))
