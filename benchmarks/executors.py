@@ -94,6 +94,22 @@ def plain_dask(shape: str, client: object) -> None:
         v.result()
 
 
+def client_driven_dask(shape: str, client: object) -> None:
+    """Plain Dask driven step by step from the client (submit, wait, submit the next):
+    the floor for any engine that decides each step when its upstream has finished."""
+    from distributed import Client, wait
+
+    assert isinstance(client, Client)
+    s = client.submit(source_fn, pure=False)
+    wait(s)
+    if shape == "fan-out":
+        client.gather([client.submit(inc_fn, s, pure=False) for _ in range(FAN - 1)])
+        return
+    for _ in range(CHAIN - 1):
+        s = client.submit(inc_fn, s.result(), pure=False)
+    s.result()
+
+
 def plain_prefect(shape: str) -> None:
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
@@ -138,6 +154,9 @@ def main() -> None:
                 partial(headrace_run, shape, ws, "local"), args.repeat
             )
             results[shape, "plain dask"] = best(partial(plain_dask, shape, client), args.repeat)
+            results[shape, "client-driven dask"] = best(
+                partial(client_driven_dask, shape, client), args.repeat
+            )
             results[shape, "headrace dask"] = best(
                 partial(headrace_run, shape, ws, "dask", client), args.repeat
             )
@@ -183,9 +202,11 @@ def report(results: dict[tuple[str, str], float]) -> None:
         r = {runner: secs for (s, runner), secs in results.items() if s == shape}
         over = 1000 * (r["headrace dask"] - r["plain dask"]) / n
         over_local = 1000 * (r["headrace dask"] - r["headrace local"]) / n
+        over_floor = 1000 * (r["headrace dask"] - r["client-driven dask"]) / n
         print(
             f"{shape}: dask executor overhead {over:+.2f} ms/step over plain Dask "
-            f"(target ≤ 5), {over_local:+.2f} ms/step over headrace local"
+            f"(target ≤ 5), {over_floor:+.2f} ms/step over client-driven Dask, "
+            f"{over_local:+.2f} ms/step over headrace local"
         )
         if "plain prefect" in r:
             ratio = r["headrace prefect"] / r["plain prefect"]
