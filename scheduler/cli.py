@@ -201,6 +201,13 @@ def trigger(
     except KeyboardInterrupt:
         err.print("[magenta]run canceled (Ctrl-C); recorded as Canceled[/]")
         raise typer.Exit(130) from None
+    from headrace.engine.cli_view import steps_table
+
+    out.print(steps_table(run))
+    for step in run.steps.values():
+        if step.status.value == "Failed":
+            err.print(f"step {step.name!r} failed:", highlight=False)
+            err.print(step.traceback or step.error, highlight=False, markup=False)
     out.print(f"run {run.id}: {run.status}", highlight=False)
     raise typer.Exit(0 if run.status == "Completed" else 1)
 
