@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .store import ArtifactRecord
+from .store import ArtifactRecord, local_size
 from .workspace import Workspace
 
 STAGING_GRACE_S = 3600  # staging folders younger than this may belong to a running step
@@ -151,15 +151,7 @@ def _stale_staging(ws: Workspace, report: GcReport) -> None:
     for entry in entries:
         if now - _newest_mtime(entry) < STAGING_GRACE_S:
             continue  # a running step may still be writing here
-        size = (
-            sum(p.stat().st_size for p in entry.rglob("*") if p.is_file())
-            if entry.is_dir()
-            else entry.stat().st_size
-        )
-        report.staging.append(str(entry))
-        report.bytes_freed += size
-        if not report.dry_run:
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else os.remove(entry)
+        _remove(entry, report)
 
 
 def _newest_mtime(path: Path) -> float:
@@ -183,9 +175,12 @@ def _orphans(ws: Workspace, report: GcReport) -> None:
         for entry in os.scandir(prefix.path):
             if entry.name in known or now - entry.stat().st_mtime < STAGING_GRACE_S:
                 continue
-            report.staging.append(entry.path)
-            report.bytes_freed += sum(
-                p.stat().st_size for p in Path(entry.path).rglob("*") if p.is_file()
-            )
-            if not report.dry_run:
-                shutil.rmtree(entry.path, ignore_errors=True)
+            _remove(Path(entry.path), report)
+
+
+def _remove(entry: Path, report: GcReport) -> None:
+    """Count a stale file or folder in the report and delete it (unless a dry run)."""
+    report.staging.append(str(entry))
+    report.bytes_freed += local_size(entry)
+    if not report.dry_run:
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else os.remove(entry)

@@ -180,11 +180,6 @@ class History:
         with self.transaction() as c:
             update_steps_op(c, run_id, updates)
 
-    def finish_step(self, run_id: str, step: str, fields: dict[str, Any], *args: Any) -> None:
-        """Record a finished step atomically; see :func:`finish_step_op`."""
-        with self.transaction() as c:
-            finish_step_op(c, run_id, step, fields, *args)
-
     def writer(self) -> BatchWriter:
         """A background writer that groups many writes into each transaction."""
         return BatchWriter(self)

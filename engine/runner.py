@@ -311,7 +311,8 @@ class Runner:
         self._finish(step, Status.FAILED, result, attempt.attempt)
         skipped = self.state.fail(step)
         if skipped:
-            self.ws.history.update_steps(
+            self.writer.put(
+                update_steps_op,
                 self.run_id,
                 [
                     (s, {"status": Status.SKIPPED.value, "reason": f"skipped: {step} failed"})

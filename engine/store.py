@@ -174,7 +174,7 @@ class ArtifactStore:
             if self.is_local:
                 if record.fmt not in ("folder", "files"):
                     return os.stat(record.uri).st_size == record.size
-                return _local_size(Path(record.uri)) == record.size
+                return local_size(Path(record.uri)) == record.size
             return _remote_size(self.fs, record.uri) == record.size
         except (FileNotFoundError, OSError):
             return False
@@ -273,7 +273,7 @@ def _download_lock(path: Path) -> Any:
 
 def _complete(path: Path, size: int) -> bool:
     try:
-        return path.exists() and _local_size(path) == size
+        return path.exists() and local_size(path) == size
     except FileNotFoundError:
         return False
 
@@ -382,14 +382,15 @@ def _digest_payload(path: Path) -> tuple[str, int]:
     """The payload's content fingerprint (see :func:`fingerprint_path`) and total size."""
     from .hashing import fingerprint_path
 
-    return fingerprint_path(path), _local_size(path)
+    return fingerprint_path(path), local_size(path)
 
 
 def _address(kind: str, fmt: str, payload: str, digest: str) -> str:
     return xxhash.xxh3_128_hexdigest(f"{kind}\0{fmt}\0{payload}\0{digest}".encode())
 
 
-def _local_size(path: Path) -> int:
+def local_size(path: Path) -> int:
+    """Total bytes of a local file or folder."""
     if path.is_file():
         return path.stat().st_size
     if not path.exists():
