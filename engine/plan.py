@@ -92,6 +92,7 @@ def ingredients(
     stat_cache: StatCache | None,
     storage_options: dict[str, Any] | None = None,
     code_fps: dict[int, str] | None = None,
+    ahead: bool = False,
 ) -> Ingredients:
     """Fingerprint every ingredient of ``step``'s cache key (DESIGN §4).
 
@@ -103,13 +104,16 @@ def ingredients(
         storage_options: fsspec options for URL inputs.
         code_fps: a per-run memo of code fingerprints by component id (code cannot change
             during a run).
+        ahead: leave out inputs fed by steps missing from ``upstream`` (still running); the
+            step is being sent ahead and its key is completed where it runs (``eager.py``).
     """
     comp = step.component
     params, shown, inputs, ups, bad = {}, {}, {}, {}, []
     for port in comp.inputs:
         b = step.bindings[port.name]
         if b.source == "output":
-            ups[port.name] = upstream[b.step][b.name].fingerprint
+            if not (ahead and b.step not in upstream):
+                ups[port.name] = upstream[b.step][b.name].fingerprint
             continue
         value = values[b.name] if b.source == "parameter" else b.value
         if port.kind == PARAMETER:
@@ -159,9 +163,18 @@ class CacheIndex:
     def __init__(self, history: History, steps: list[str]):
         self.history = history
         self._hits: dict[str, Hit] = {}
+        self._by_step: dict[str, dict[str, Hit]] | None = None
         rows = history.query(_HIT_SQL + f" WHERE c.step IN ({','.join('?' * len(steps))})", steps)
         for key, hit in _group(rows).items():
             self._hits[key] = hit
+
+    def for_step(self, step: str) -> dict[str, Hit]:
+        """The snapshot's entries cached under the step name ``step``, by key."""
+        if self._by_step is None:
+            self._by_step = {}
+            for key, hit in self._hits.items():
+                self._by_step.setdefault(hit[1], {})[key] = hit
+        return self._by_step.get(step, {})
 
     def get(self, key: str) -> Hit | None:
         """The cached run, step and outputs for ``key``, or None."""

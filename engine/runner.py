@@ -7,15 +7,18 @@ import os
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from .eager import REUSED_FROM, SOURCE_STEP, EagerPlan
 from .executors import Executor, RunInfo, make_executor
+from .executors.base import EagerExecutor
 from .history import finish_step_op, update_run_op, update_steps_op
 from .pipeline import Binding, PipelineDefinition
-from .plan import CacheIndex, Decision, decide, ingredients
+from .plan import CacheIndex, Decision, Ingredients, decide, ingredients
 from .statcache import StatCache
 from .state import RunState
 from .status import Status
@@ -123,6 +126,14 @@ class _Attempt:
     submitted: float
 
 
+@dataclass(frozen=True)
+class _Ahead:
+    """A step sent ahead (eager.py), waiting to be adopted when its upstream steps finish."""
+
+    future: Future[StepResult]
+    plan: EagerPlan
+
+
 class Runner:
     """One run's loop: start ready steps, collect results, retry, skip, record, finish."""
 
@@ -153,6 +164,14 @@ class Runner:
         self.code_fps: dict[int, str] = {}
         self.stat_cache = StatCache(ws.history.path)
         self.started: dict[str, float] = {}
+        self.inflight: dict[str, Future[StepResult]] = {}  # step → attempt running or sent ahead
+        self.ahead: dict[str, _Ahead] = {}
+        self.eager = isinstance(executor, EagerExecutor)
+        self.down: dict[str, list[str]] = {s: [] for s in self.upstream}
+        for s, ups in self.upstream.items():
+            for u in dict.fromkeys(ups):
+                self.down[u].append(s)
+        self.sent: list[str] = []  # steps put in flight since the last eager pass
 
     def run(self) -> Status:
         """Record the run, execute it in the executor's session, and record the outcome."""
@@ -205,6 +224,7 @@ class Runner:
     def _loop(self) -> Status:
         while True:
             self._launch_ready()
+            self._send_ahead()
             if not self.running:
                 break
             done, _ = wait(
@@ -212,7 +232,12 @@ class Runner:
             )
             for future in done:
                 attempt = self.running.pop(future)
-                self._handle(attempt, self._result(attempt, future))
+                self.inflight.pop(attempt.step, None)
+                result = self._result(attempt, future)
+                if result.extra.get(REUSED_FROM):
+                    self._reused_ahead(attempt.step, result)
+                else:
+                    self._handle(attempt, result)
             self._expire_timeouts()
         return self.state.run_status()
 
@@ -221,21 +246,30 @@ class Runner:
             now = time.time()
             started = []
             for step in ready:
-                decision = self._decide(step)
+                ahead = self.ahead.pop(step, None)
+                decision = self._decide(step, ahead)
                 if decision.reuse:
+                    if ahead is not None:  # decided here, as on every executor
+                        self._discard(step, ahead)
                     self._reuse(step, decision, now)
                     continue
                 self.decisions[step] = decision
                 self.started[step] = now
-                self._submit(step, 1)
+                if ahead is None:
+                    self._submit(step, 1)
+                else:  # sent ahead: it runs (or is reused) on the cluster already
+                    self._adopt(step, ahead.future, now)
                 started.append((step, {"status": Status.RUNNING.value, "started_at": now}))
             if started:
                 self.writer.put(update_steps_op, self.run_id, started)
 
-    def _decide(self, step: str) -> Decision:
+    def _decide(self, step: str, ahead: _Ahead | None = None) -> Decision:
         s = self.defn.steps[step]
-        opts = self.ws.store.storage_options
-        ingr = ingredients(s, self.values, self.outputs, self.stat_cache, opts, self.code_fps)
+        if ahead is None:
+            opts = self.ws.store.storage_options
+            ingr = ingredients(s, self.values, self.outputs, self.stat_cache, opts, self.code_fps)
+        else:  # the ingredients it was sent with, completed as its worker completes them
+            ingr = self._completed(ahead.plan)
         return decide(
             s,
             ingr,
@@ -273,29 +307,121 @@ class Runner:
             (d.reused_from, d.source_step),
         )
         self.state.complete(step)
+        self.sent.append(step)  # dependants waiting on it and on steps in flight can go ahead
         self.executor.note_reused(step, d.reused_from, self.upstream[step])
         self._emit(step, Status.COMPLETED, {"reused": True, "reused_from": d.reused_from})
 
-    def _submit(self, step: str, attempt: int) -> None:
+    def _completed(self, plan: EagerPlan) -> Ingredients:
+        fed = {port: self.outputs[s][out].fingerprint for port, s, out in plan.pending}
+        return replace(plan.ingredients, upstream={**plan.ingredients.upstream, **fed})
+
+    def _task(self, step: str, attempt: int) -> StepTask:
+        """The attempt's task; inputs from steps still in flight are left for the worker."""
         s = self.defn.steps[step]
         inputs = []
         for port in s.component.inputs:
             b = s.bindings[port.name]
             if b.source == "output":
-                inputs.append(
-                    InputSpec(port.name, port.annotation, record=self.outputs[b.step][b.name])
-                )
+                rec = self.outputs[b.step][b.name] if b.step in self.outputs else None
+                inputs.append(InputSpec(port.name, port.annotation, record=rec))
             else:
                 value = self.values[b.name] if b.source == "parameter" else b.value
                 inputs.append(InputSpec(port.name, port.annotation, value=value))
-        task = StepTask(
+        return StepTask(
             self.run_id, step, s.component, tuple(inputs), self.ws.store.spec(), attempt
         )
-        future = self.executor.submit(task, self.upstream[step])
-        timeout = s.component.timeout
-        self.running[future] = _Attempt(step, attempt, timeout, time.time())
+
+    def _submit(self, step: str, attempt: int) -> None:
+        future = self.executor.submit(self._task(step, attempt), self.upstream[step])
+        self.inflight[step] = future
+        self.sent.append(step)
+        self._adopt(step, future, time.time(), attempt)
+
+    def _adopt(self, step: str, future: Future[StepResult], now: float, attempt: int = 1) -> None:
+        """Wait for ``future`` as the step's attempt; its timeout counts from ``now``."""
+        self.running[future] = _Attempt(step, attempt, self.defn.steps[step].component.timeout, now)
         self.state.mark_running(step)
         self._emit(step, Status.RUNNING, {"attempt": attempt})
+
+    def _send_ahead(self) -> None:
+        """Send the dependants of steps in flight whose upstream steps are all in flight or done
+        (eager executors only), so a chain runs without a round trip per step."""
+        if not self.eager:
+            self.sent.clear()
+            return
+        queue = deque(self.sent)
+        self.sent.clear()
+        while queue and not self.state.stopped:
+            for d in self.down[queue.popleft()]:
+                if d in self.inflight or self.state.status[d] is not Status.NOT_STARTED:
+                    continue
+                ups = dict.fromkeys(self.upstream[d])
+                after = tuple(u for u in ups if u not in self.outputs)
+                if after and all(u in self.inflight for u in after):
+                    self._send_one_ahead(d, after)
+                    queue.append(d)
+
+    def _send_one_ahead(self, step: str, after: tuple[str, ...]) -> None:
+        assert isinstance(self.executor, EagerExecutor)
+        s = self.defn.steps[step]
+        opts = self.ws.store.storage_options
+        ingr = ingredients(
+            s, self.values, self.outputs, self.stat_cache, opts, self.code_fps, ahead=True
+        )
+        comp = s.component
+        reusable = not self.regenerate_outputs and comp.allow_reuse and comp.deterministic
+        candidates = self.cache_index.for_step(step) if reusable and not ingr.unhashable else {}
+        pending = tuple(
+            (port, b.step, b.name)
+            for port, b in s.bindings.items()
+            if b.source == "output" and b.step in after
+        )
+        names = tuple(p.name for p in comp.outputs)
+        plan = EagerPlan(ingr, pending, after, candidates or None, names)
+        future = self.executor.submit_eager(
+            self._task(step, 1), plan, [self.inflight[u] for u in after], self.upstream[step]
+        )
+        self.ahead[step] = _Ahead(future, plan)
+        self.inflight[step] = future
+
+    def _drop_ahead(self, step: str | None) -> None:
+        """Give up the steps sent ahead on ``step``'s attempt, and those sent ahead on them
+        (every step sent ahead when ``step`` is None)."""
+        if step is None:
+            for d in list(self.ahead):
+                self._discard(d, self.ahead.pop(d), dependants=False)
+            return
+        stack = [step]
+        while stack:
+            for d in self.down[stack.pop()]:
+                ahead = self.ahead.pop(d, None)
+                if ahead is not None:
+                    self._discard(d, ahead, dependants=False)
+                    stack.append(d)
+
+    def _discard(self, step: str, ahead: _Ahead, dependants: bool = True) -> None:
+        """Give up a step sent ahead (and, with ``dependants``, what was sent ahead on it)."""
+        self.inflight.pop(step, None)
+        assert isinstance(self.executor, EagerExecutor)
+        self.executor.discard(ahead.future)
+        if dependants:
+            self._drop_ahead(step)
+
+    def _reused_ahead(self, step: str, result: StepResult) -> None:
+        """A step sent ahead found its cache entry where it ran (the runner had found none
+        when it adopted it, so only if the outputs' existence changed in between)."""
+        d = self.decisions[step]
+        run_id = result.extra[REUSED_FROM]
+        reuse = Decision(
+            True,
+            f"reused from run {run_id}",
+            d.key,
+            d.ingredients,
+            run_id,
+            result.outputs,
+            result.extra[SOURCE_STEP],
+        )
+        self._reuse(step, reuse, self.started[step])
 
     def _handle(self, attempt: _Attempt, result: StepResult) -> None:
         step = attempt.step
@@ -304,12 +430,16 @@ class Runner:
             self._finish(step, Status.COMPLETED, result, attempt.attempt)
             self.state.complete(step)
             return
+        if self.ahead:
+            self._drop_ahead(step)
         if attempt.attempt <= self.defn.steps[step].component.retries and not self.state.stopped:
             self._emit(step, Status.RUNNING, {"retry": attempt.attempt + 1, "error": result.error})
             self._submit(step, attempt.attempt + 1)
             return
         self._finish(step, Status.FAILED, result, attempt.attempt)
         skipped = self.state.fail(step)
+        if self.state.stopped and self.ahead:
+            self._drop_ahead(None)
         if skipped:
             self.writer.put(
                 update_steps_op,

@@ -87,6 +87,21 @@ class StepResult:
     traceback: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def not_run(cls, task: StepTask, error_type: str, error: str, **extra: Any) -> StepResult:
+        """A failed attempt that never reached user code (now, zero duration)."""
+        now = time.time()
+        return cls(
+            task.step,
+            task.attempt,
+            False,
+            now,
+            now,
+            error_type=error_type,
+            error=error,
+            extra=extra,
+        )
+
 
 _stores: dict[str, ArtifactStore] = {}
 _stores_lock = threading.Lock()

@@ -6,9 +6,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from ..worker import StepResult, StepTask
+
+if TYPE_CHECKING:
+    from ..eager import EagerPlan
 
 T = TypeVar("T")
 
@@ -61,17 +64,30 @@ class Executor(Protocol):
         ...
 
 
+@runtime_checkable
+class EagerExecutor(Executor, Protocol):
+    """An executor that also accepts steps before their upstream steps finish (``eager.py``).
+
+    Distributed executors implement it so a chain costs no client round trip per step.
+    """
+
+    def submit_eager(
+        self,
+        task: StepTask,
+        plan: EagerPlan,
+        after: Sequence[Future[StepResult]],
+        upstream: Sequence[str],
+    ) -> Future[StepResult]:
+        """Start ``task`` once the attempts ``after`` (in ``plan.after`` order) have finished;
+        it gets their results and runs :func:`headrace.engine.eager.run_eager`."""
+        ...
+
+    def discard(self, future: Future[StepResult]) -> None:
+        """Drop an eager attempt the runner will not adopt (cancel it if it has not started)."""
+        ...
+
+
 def infrastructure_failure(task: StepTask, where: str, exc: BaseException) -> StepResult:
     """A failed attempt for an error outside user code (a worker died, a task could not unpickle)."""
-    import time
-
-    now = time.time()
-    return StepResult(
-        task.step,
-        task.attempt,
-        False,
-        now,
-        now,
-        error_type=type(exc).__name__,
-        error=f"{where} could not run step {task.step!r}: {exc}",
-    )
+    error = f"{where} could not run step {task.step!r}: {exc}"
+    return StepResult.not_run(task, type(exc).__name__, error)

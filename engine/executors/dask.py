@@ -10,15 +10,20 @@ stays in the submitting process. Scripts that start a LocalCluster need the
 from __future__ import annotations
 
 import contextlib
+import itertools
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import HeadraceError
 from ..worker import StepResult, StepTask
 from .base import RunInfo, infrastructure_failure
-from .shipping import dumps, run_pickled
+from .shipping import dumps, run_pickled, run_pickled_eager
+
+if TYPE_CHECKING:
+    from ..eager import EagerPlan
 
 T = TypeVar("T")
 
@@ -58,6 +63,11 @@ class DaskExecutor:
         self._cluster: Any = None
         self._pending: set[Any] = set()
         self._checked: set[str] = set()
+        # the runner's future → its Dask future (eager steps name their upstream by the former)
+        self._dask_of: weakref.WeakKeyDictionary[Future[StepResult], Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._serial = itertools.count()
 
     def session(self, run: RunInfo, body: Callable[[], T]) -> T:
         """Connect (or start a LocalCluster), check the store is reachable, run the loop."""
@@ -115,22 +125,47 @@ class DaskExecutor:
 
     def submit(self, task: StepTask, upstream: Sequence[str]) -> Future[StepResult]:
         """Send a step attempt to the cluster; the result comes back as a concurrent Future."""
+        return self._send(task, run_pickled, dumps(task))
+
+    def submit_eager(
+        self,
+        task: StepTask,
+        plan: EagerPlan,
+        after: Sequence[Future[StepResult]],
+        upstream: Sequence[str],
+    ) -> Future[StepResult]:
+        """Send a step whose upstream attempts are still in flight; Dask runs it after them,
+        on their results, without a round trip through this process."""
+        deps = [self._dask_of[f] for f in after]
+        return self._send(task, run_pickled_eager, dumps(task, plan), *deps)
+
+    def discard(self, future: Future[StepResult]) -> None:
+        """Cancel an eager attempt the runner dropped (best effort: it may have started)."""
+        dask_future = self._dask_of.pop(future, None)
+        if dask_future is not None:
+            dask_future.cancel()
+
+    def _send(
+        self, task: StepTask, fn: Callable[..., StepResult], *args: Any
+    ) -> Future[StepResult]:
         assert self._client is not None, "submit() outside session()"
         self._check_store(task.store)
-        dask_future = self._client.submit(
-            run_pickled, dumps(task), key=f"{task.step}-{task.run_id}-{task.attempt}", pure=False
-        )
+        key = f"{task.step}-{task.run_id}-{task.attempt}-{next(self._serial)}"
+        dask_future = self._client.submit(fn, *args, key=key, pure=False)
         self._pending.add(dask_future)
         out: Future[StepResult] = Future()
-        dask_future.add_done_callback(lambda f: self._resolve(task, f, out))
+        self._dask_of[out] = dask_future
+        self._client.loop.add_callback(self._resolve, task, dask_future, out)
         return out
 
-    def _resolve(self, task: StepTask, dask_future: Any, out: Future[StepResult]) -> None:
-        self._pending.discard(dask_future)
+    async def _resolve(self, task: StepTask, dask_future: Any, out: Future[StepResult]) -> None:
+        """Await the result on the client's event loop, so results are fetched concurrently
+        (``add_done_callback`` runs callbacks one at a time and each ``result()`` is a round trip)."""
         try:
-            result = dask_future.result()
+            result = await dask_future._result()
         except BaseException as exc:  # the worker died, unpickling failed, or it was canceled
             result = infrastructure_failure(task, "the Dask worker", exc)
+        self._pending.discard(dask_future)
         with contextlib.suppress(InvalidStateError):  # the runner gave up on it (timeout)
             out.set_result(result)
 
@@ -142,6 +177,7 @@ class DaskExecutor:
         if cancel and self._pending and self._client is not None:
             self._client.cancel(list(self._pending))
         self._pending.clear()
+        self._dask_of.clear()
         if self._own_client is not None:
             self._own_client.close()
             self._own_client = None

@@ -11,7 +11,7 @@ from headrace.engine.executors import make_executor
 from headrace.engine.executors.dask import StoreUnreachableError
 from headrace.engine.loader import load_pipeline
 
-from .dags import diamond
+from .dags import chain, diamond
 
 pytestmark = pytest.mark.slow
 FILES = Path(__file__).parent / "cli_files"
@@ -81,3 +81,31 @@ def test_starts_and_closes_its_own_local_cluster(ws) -> None:
     run = diamond.submit(params={"n": 2}, workspace=ws, executor=executor)
     assert run.status == "Completed" and run.outputs["sum"].load() == pytest.approx(5.0)
     assert executor._cluster is None and executor._own_client is None
+
+
+def test_a_chain_is_sent_ahead_and_runs_without_round_trips(ws, dask_client) -> None:
+    from headrace.engine.executors.dask import DaskExecutor
+
+    class Counting(DaskExecutor):
+        """Counts how steps reach the cluster."""
+
+        def __init__(self, client):
+            super().__init__(client=client)
+            self.calls = {"submit": 0, "submit_eager": 0}
+
+        def submit(self, task, upstream):
+            self.calls["submit"] += 1
+            return super().submit(task, upstream)
+
+        def submit_eager(self, task, plan, after, upstream):
+            self.calls["submit_eager"] += 1
+            return super().submit_eager(task, plan, after, upstream)
+
+    executor = Counting(dask_client)
+    run = chain.submit(params={"n": 3}, workspace=ws, executor=executor)
+    assert run.status == "Completed" and run.outputs["total"].load() == 6.0
+    assert executor.calls == {"submit": 1, "submit_eager": 2}
+    cached = Counting(dask_client)
+    again = chain.submit(params={"n": 3}, workspace=ws, executor=cached)
+    assert all(s.reused for s in again.steps.values())
+    assert cached.calls == {"submit": 0, "submit_eager": 0}  # decided here: nothing sent

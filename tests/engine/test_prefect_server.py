@@ -266,7 +266,9 @@ def test_prefect_client_env_points_imported_prefect_at_the_server(prefect_server
     def in_process() -> str:
         return "ok"
 
-    before = PREFECT_API_URL.value()
+    # Restoring means: back to what the environment says (an earlier test's monkeypatch may
+    # have left imported Prefect's settings out of step with it).
+    before = os.environ.get("PREFECT_API_URL")
     name = f"in-process-{uuid.uuid4().hex[:8]}"
     with prefect_client_env(prefect_server):
         assert PREFECT_API_URL.value() == prefect_server.url
@@ -275,4 +277,5 @@ def test_prefect_client_env_points_imported_prefect_at_the_server(prefect_server
         with get_client(sync_client=True) as client:
             stored = client.read_flow_run(state.state_details.flow_run_id)
     assert (stored.name, stored.state_name) == (name, "Completed")
+    assert os.environ.get("PREFECT_API_URL") == before
     assert PREFECT_API_URL.value() == before
