@@ -8,6 +8,9 @@ server and task runner. Prints ms/step and ratios; targets: the prefect executor
 plain Prefect, the dask executor's per-step overhead over plain Dask ≤ 5 ms.
 
 The Prefect server is PREFECT_API_URL when set, else a temporary one started (and stopped) here.
+The server stores task runs well after a flow returns (~25 ms each on 2 cores), so each Prefect
+measurement starts once the server has stored every task run of the one before: otherwise a
+run competes with its predecessor's backlog and the figures say more about the order of runs.
 
 Usage: python benchmarks/executors.py [--repeat 3] [--skip-prefect]
 """
@@ -62,22 +65,29 @@ def chain():
 SHAPES = {"fan-out": (fan_out, FAN), "chain": (chain, CHAIN)}
 
 
-def best(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``fn`` over ``repeat`` runs (after one warm-up)."""
-    fn()
+def best(
+    fn: Callable[[], object], repeat: int, after: Callable[[object], object] | None = None
+) -> float:
+    """Median wall time of ``fn`` over ``repeat`` runs (after one warm-up); ``after`` gets what
+    ``fn`` returned and runs untimed after each call."""
     times = []
-    for _ in range(repeat):
+    for i in range(repeat + 1):
         t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
+        out = fn()
+        if i:
+            times.append(time.perf_counter() - t)
+        if after is not None:
+            after(out)
     return statistics.median(times)
 
 
-def headrace_run(shape: str, ws: Workspace, executor: str, client: object = None) -> None:
+def headrace_run(shape: str, ws: Workspace, executor: str, client: object = None) -> object:
+    """One forced run; returns the executor's Prefect flow run id (None on other executors)."""
     pipe, _ = SHAPES[shape]
     chosen = make_executor(executor, client=client) if client else make_executor(executor)
     run = pipe.submit(workspace=ws, executor=chosen, regenerate_outputs=True, max_workers=8)
     assert run.status == "Completed", run.status
+    return getattr(chosen, "flow_run_id", None)
 
 
 def plain_dask(shape: str, client: object) -> None:
@@ -110,7 +120,7 @@ def client_driven_dask(shape: str, client: object) -> None:
     s.result()
 
 
-def plain_prefect(shape: str) -> None:
+def plain_prefect(shape: str) -> object:
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
     from prefect.futures import wait
@@ -132,8 +142,25 @@ def plain_prefect(shape: str) -> None:
                 futures.append(step.submit(futures[-1]))
         wait(futures)
 
-    body()
+    state = body(return_state=True)
     drain()  # headrace's executor drains too: everything is on the server when it returns
+    return state.state_details.flow_run_id
+
+
+def stored(n_tasks: int, flow_run_id: object, timeout: float = 120) -> None:
+    """Wait until the server has stored ``n_tasks`` finished task runs of ``flow_run_id``."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
+
+    which = TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[flow_run_id]))
+    deadline = time.time() + timeout
+    with get_client(sync_client=True) as client:
+        while time.time() < deadline:
+            runs = client.read_task_runs(task_run_filter=which)
+            if sum(1 for r in runs if r.state is not None and r.state.is_final()) >= n_tasks:
+                return
+            time.sleep(0.1)
+    raise TimeoutError(f"the server stored fewer than {n_tasks} task runs in {timeout} s")
 
 
 def main() -> None:
@@ -182,10 +209,13 @@ def run_prefect(
     try:
         os.environ["PREFECT_API_URL"] = url
         with pointed_at(url, ws.root):
-            for shape in SHAPES:
-                results[shape, "plain prefect"] = best(partial(plain_prefect, shape), repeat)
+            for shape, (_, n) in SHAPES.items():
+                settled = partial(stored, n)
+                results[shape, "plain prefect"] = best(
+                    partial(plain_prefect, shape), repeat, settled
+                )
                 results[shape, "headrace prefect"] = best(
-                    partial(headrace_run, shape, ws, "prefect"), repeat
+                    partial(headrace_run, shape, ws, "prefect"), repeat, settled
                 )
     finally:
         if started is not None:

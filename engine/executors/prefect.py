@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import inspect
+import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +26,7 @@ from .base import RunInfo, infrastructure_failure
 from .shipping import dumps, run_pickled
 
 T = TypeVar("T")
+log = logging.getLogger("headrace.prefect")
 TASK_RUNNERS = ("threads", "dask")
 
 
@@ -32,7 +35,27 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
 
 
-def _step_body(step: str, pipeline: str, payload: Any, note: tuple[str, str] | None = None) -> Any:
+# Attempts running in this process (thread task runner) hand their result straight to the
+# runner: reading it back through the Prefect future costs a hop through Prefect's event loop.
+_OUTBOX: dict[str, Future[StepResult]] = {}
+_OUTBOX_LOCK = threading.Lock()
+
+
+def _deliver(key: str, result: StepResult) -> None:
+    with _OUTBOX_LOCK:
+        out = _OUTBOX.pop(key, None)
+    if out is not None:
+        with contextlib.suppress(InvalidStateError):  # the runner gave up on it (timeout)
+            out.set_result(result)
+
+
+def _step_body(
+    step: str,
+    pipeline: str,
+    payload: Any,
+    note: tuple[str, str] | None = None,
+    outbox: str | None = None,
+) -> Any:
     """The Prefect task: run one attempt (or just report a reused/skipped step) and say how it went."""
     from prefect.states import Cancelled, Completed, Failed
 
@@ -44,6 +67,8 @@ def _step_body(step: str, pipeline: str, payload: Any, note: tuple[str, str] | N
             else (Cancelled(name="Skipped", message=message))
         )
     result = execute(payload) if isinstance(payload, StepTask) else run_pickled(payload)
+    if outbox is not None:
+        _deliver(outbox, result)
     if result.metrics:
         from prefect.artifacts import create_table_artifact
 
@@ -55,6 +80,16 @@ def _step_body(step: str, pipeline: str, payload: Any, note: tuple[str, str] | N
     if result.ok:
         return Completed(data=result)
     return Failed(message=f"{result.error_type}: {result.error}", data=result)
+
+
+def _send_summary(**artifact: str) -> None:
+    """Create the run-summary markdown artifact; a server error only costs the summary."""
+    from prefect.artifacts import create_markdown_artifact
+
+    try:
+        create_markdown_artifact(**artifact)
+    except Exception as exc:
+        log.warning("headrace: could not send the run summary to Prefect: %s", exc)
 
 
 # The body of the flow being run in this context. The flow function itself must not close over
@@ -112,11 +147,13 @@ class PrefectExecutor:
         self.task_runner = task_runner
         self.dask_address = dask_address
         self.workspace = Path(workspace) if workspace is not None else None
-        self.flow_run_id: Any = None
+        self.flow_run_id: Any = None  # the last session's flow run (a UUID)
         self.api_url: str | None = None
         self._reset()
 
     def _reset(self) -> None:
+        self._tasks: dict[str, Any] = {}  # Prefect Task objects by task run name
+        self._summary_thread: threading.Thread | None = None
         self._futures: dict[str, Any] = {}
         self._states: dict[str, str] = {}
         self._attempts: dict[str, int] = {}
@@ -133,7 +170,11 @@ class PrefectExecutor:
         root = self.workspace or run.workspace or resolve_root(None)
         self.api_url = api_url_for(root)
         with pointed_at(self.api_url, root):
-            return self._run_flow(run, body)
+            try:
+                return self._run_flow(run, body)
+            finally:
+                if self._summary_thread is not None:
+                    self._summary_thread.join()
 
     def _run_flow(self, run: RunInfo, body: Callable[[], T]) -> T:
         import prefect
@@ -141,12 +182,18 @@ class PrefectExecutor:
         outcome: dict[str, Any] = {}
 
         def flow_main() -> Any:
-            try:
-                outcome["value"] = value = body()
-            except BaseException as exc:
-                outcome["error"] = exc
-                raise
-            return self._finish_flow(run, value)
+            from prefect.context import TagsContext
+
+            # The tags are the flow run's. Task runs get none: Prefect asks the server for a
+            # concurrency slot per tag before every tagged task run (a round trip per step,
+            # and seconds when the server is busy).
+            with TagsContext(current_tags=set()):
+                try:
+                    outcome["value"] = value = body()
+                except BaseException as exc:
+                    outcome["error"] = exc
+                    raise
+                return self._finish_flow(run, value)
 
         make_flow: Any = prefect.flow
         flow = make_flow(
@@ -162,7 +209,8 @@ class PrefectExecutor:
         token = _FLOW_MAIN.set(flow_main)
         try:
             with prefect.tags(*tags):
-                flow(**run.params, return_state=True)
+                state = flow(**run.params, return_state=True)
+            self.flow_run_id = state.state_details.flow_run_id
         finally:
             _FLOW_MAIN.reset(token)
         if "error" in outcome:
@@ -182,11 +230,14 @@ class PrefectExecutor:
         return ThreadPoolTaskRunner(max_workers=self.max_workers)
 
     def _task(self, name: str) -> Any:
+        found = self._tasks.get(name)
+        if found is not None:
+            return found
         from prefect import task
         from prefect.cache_policies import NO_CACHE
 
         make_task: Any = task
-        return make_task(
+        self._tasks[name] = made = make_task(
             name=name,
             task_run_name=name,
             cache_policy=NO_CACHE,
@@ -194,12 +245,20 @@ class PrefectExecutor:
             retries=0,
             log_prints=False,
         )(_step_body)
+        return made
 
     def _submit_task(
-        self, step: str, run_name: str, payload: Any, note: tuple[str, str] | None, wait: list[Any]
+        self,
+        step: str,
+        run_name: str,
+        payload: Any,
+        note: tuple[str, str] | None,
+        wait: list[Any],
+        outbox: str | None = None,
     ) -> Any:
         assert self._run is not None, "submit() outside session()"
-        future = self._task(run_name).submit(step, self._run.pipeline, payload, note, wait_for=wait)
+        task = self._task(run_name)
+        future = task.submit(step, self._run.pipeline, payload, note, outbox, wait_for=wait)
         self._futures[step] = future
         return future
 
@@ -212,14 +271,31 @@ class PrefectExecutor:
     def submit(self, task: StepTask, upstream: Sequence[str]) -> Future[StepResult]:
         """Start a step attempt as a task run named after the step (``step-attempt-N`` on retries)."""
         name = task.step if task.attempt == 1 else f"{task.step}-attempt-{task.attempt}"
-        payload: Any = task if self.task_runner == "threads" else dumps(task)
         self._attempts[task.step] = task.attempt
-        prefect_future = self._submit_task(task.step, name, payload, None, self._waits(upstream))
         out: Future[StepResult] = Future()
-        prefect_future.add_done_callback(lambda pf: self._resolve(task, pf, out))
+        outbox = None
+        if self.task_runner == "threads":
+            payload: Any = task
+            outbox = f"{task.run_id}/{task.step}/{task.attempt}"
+            with _OUTBOX_LOCK:
+                _OUTBOX[outbox] = out
+        else:
+            payload = dumps(task)
+        waits = self._waits(upstream)
+        prefect_future = self._submit_task(task.step, name, payload, None, waits, outbox)
+        prefect_future.add_done_callback(lambda pf: self._resolve(task, pf, out, outbox))
         return out
 
-    def _resolve(self, task: StepTask, prefect_future: Any, out: Future[StepResult]) -> None:
+    def _resolve(
+        self, task: StepTask, prefect_future: Any, out: Future[StepResult], outbox: str | None
+    ) -> None:
+        if outbox is not None:
+            with _OUTBOX_LOCK:
+                _OUTBOX.pop(outbox, None)  # the body never delivered (it did not run)
+        if out.done():  # delivered by the task body
+            with self._lock:
+                self._states[task.step] = "Completed" if out.result().ok else "Failed"
+            return
         try:
             result = prefect_future.result(raise_on_failure=False)
             if not isinstance(result, StepResult):
@@ -242,7 +318,6 @@ class PrefectExecutor:
 
     def _finish_flow(self, run: RunInfo, status: Any) -> Any:
         """Draw steps that never ran as Skipped, attach the summary, give the flow its state."""
-        from prefect.artifacts import create_markdown_artifact
         from prefect.futures import wait
         from prefect.states import Cancelled, Completed, Failed
 
@@ -252,11 +327,17 @@ class PrefectExecutor:
                 self._states[step] = "Skipped"
                 self._submit_task(step, step, None, ("skipped", why), self._waits(ups, True))
         wait(list(self._futures.values()))
-        create_markdown_artifact(
+        summary = partial(
+            _send_summary,
             key=artifact_key(run.pipeline, "run-summary"),
             markdown=self._summary(run, status),
             description=f"headrace run {run.run_id}",
         )
+        # Sent while Prefect closes the flow run (in this flow run's context); joined by session().
+        self._summary_thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(summary,), name="headrace-summary"
+        )
+        self._summary_thread.start()
         failed = [s for s, st in self._states.items() if st == "Failed"]
         if status is Status.FAILED:
             return Failed(message=f"{len(failed)} step(s) failed: {', '.join(failed)}")

@@ -83,6 +83,7 @@ def _read_flow_run(run_id: str, expect_tasks: int) -> dict[str, Any]:
             "state": t.state_name,
             "message": t.state.message if t.state else None,
             "upstream": sorted(names[i.id] for i in t.task_inputs.get("wait_for", [])),
+            "tags": t.tags,
         }
         for t in trs
     }
@@ -107,6 +108,8 @@ def test_run_is_a_flow_run_with_one_task_run_per_step(ws, prefect_env) -> None:
     tasks = got["tasks"]
     assert set(tasks) == {"make_numbers", "scale", "total", "scale_2", "total_2", "add"}
     assert all(t["type"] == "COMPLETED" for t in tasks.values())
+    # tags stay on the flow run: a tagged task run costs a concurrency-slot request each
+    assert all(t["tags"] == [] for t in tasks.values())
     assert tasks["make_numbers"]["upstream"] == []
     assert tasks["scale"]["upstream"] == ["make_numbers"]
     assert tasks["total_2"]["upstream"] == ["scale_2"]

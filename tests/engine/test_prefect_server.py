@@ -279,3 +279,20 @@ def test_prefect_client_env_points_imported_prefect_at_the_server(prefect_server
     assert (stored.name, stored.state_name) == (name, "Completed")
     assert os.environ.get("PREFECT_API_URL") == before
     assert PREFECT_API_URL.value() == before
+
+
+def test_pointing_twice_at_the_same_server_rebuilds_nothing(prefect_server, tmp_path):
+    import prefect.context
+
+    from headrace.engine.executors.prefect_env import pointed_at
+
+    before = os.environ.get("PREFECT_API_URL")
+    with pointed_at(prefect_server.url, tmp_path):
+        outer = prefect.context.SettingsContext.get()
+        assert outer.settings.api.url == prefect_server.url
+        with pointed_at(prefect_server.url, tmp_path):  # a loop of runs in one process
+            assert prefect.context.SettingsContext.get() is outer
+        assert prefect.context.SettingsContext.get() is outer
+        assert os.environ["PREFECT_API_URL"] == prefect_server.url
+    assert os.environ.get("PREFECT_API_URL") == before
+    assert prefect.context.SettingsContext.get().settings.api.url == before
