@@ -525,6 +525,7 @@ class Runner:
             if deadline is None or deadline > now:
                 continue
             del self.running[future]
+            self.inflight.pop(attempt.step, None)
             future.cancel()
             self.abandoned = True
             limit = self.defn.steps[attempt.step].component.timeout

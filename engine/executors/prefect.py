@@ -292,7 +292,7 @@ class PrefectExecutor:
         if outbox is not None:
             with _OUTBOX_LOCK:
                 _OUTBOX.pop(outbox, None)  # the body never delivered (it did not run)
-        if out.done():  # delivered by the task body
+        if out.done() and not out.cancelled():  # delivered by the task body
             with self._lock:
                 self._states[task.step] = "Completed" if out.result().ok else "Failed"
             return

@@ -70,7 +70,7 @@ def pointed_at(api_url: str, workspace: Path) -> Iterator[None]:
     import prefect.settings as settings
 
     updates = {getattr(settings, k): v for k, v in env.items() if hasattr(settings, k)}
-    stale = not _holds(prefect.context.SettingsContext.get(), updates)
+    stale = not _holds(getattr(prefect.context, "GLOBAL_SETTINGS_CONTEXT", None), updates)
     if stale:
         prefect.context.refresh_global_settings_context()
     # an outer temporary_settings wins over the global settings: override it too

@@ -69,6 +69,18 @@ def quick(x: float) -> float:
     return x * 2
 
 
+@component(timeout=0.5)
+def sleepy(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@pipeline
+def too_slow(seconds: float = 2.0):
+    """A step that outlives its timeout, and one that would run after it."""
+    return {"y": quick(x=sleepy(seconds=seconds))}
+
+
 @pipeline
 def slow_then_quick(seconds: float = 2.0):
     """A step whose timeout is shorter than its upstream's run time."""
@@ -176,3 +188,11 @@ def test_timeout_counts_from_when_the_step_starts(ws, make_exec) -> None:
     run = slow_then_quick.submit(workspace=ws, executor=make_exec())
     assert run.status == "Completed", {s.name: s.error for s in run.steps.values()}
     assert run.outputs["y"].load() == 4.0
+
+
+@every_executor
+def test_a_step_past_its_timeout_fails_the_run(ws, make_exec) -> None:
+    run = too_slow.submit(workspace=ws, executor=make_exec())
+    assert run.status == "Failed"
+    assert run.steps["sleepy"].error == "TimeoutError: the step ran longer than its timeout of 0.5s"
+    assert run.steps["quick"].status == "Skipped"
