@@ -59,6 +59,16 @@ def _workspace(path: Path | None) -> Any:
     return ws
 
 
+def _open_run(path: Path | None, run_id: str) -> Any:
+    """The PipelineRun ``run_id`` (a unique prefix) of the workspace, or a one-line error."""
+    from .run import PipelineRun
+
+    try:
+        return PipelineRun(_workspace(path), run_id)
+    except HeadraceError as exc:
+        fail(str(exc))
+
+
 @app.command()
 def run(
     target: Annotated[str, typer.Argument(help="FILE.py[:PIPELINE]")],
@@ -166,12 +176,8 @@ def runs_show(
 ) -> None:
     """Show a run: status, parameters, and each step's status, reuse, duration, metrics, outputs."""
     from .cli_view import steps_table
-    from .run import PipelineRun
 
-    try:
-        result = PipelineRun(_workspace(workspace), run_id)
-    except HeadraceError as exc:
-        fail(str(exc))
+    result = _open_run(workspace, run_id)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return
@@ -190,12 +196,8 @@ def runs_explain(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Say why each step ran or was reused (code, parameter, input or upstream changes)."""
-    from .run import PipelineRun
 
-    try:
-        result = PipelineRun(_workspace(workspace), run_id)
-    except HeadraceError as exc:
-        fail(str(exc))
+    result = _open_run(workspace, run_id)
     steps = result.steps
     if step is not None and step not in steps:
         from .errors import did_you_mean

@@ -167,10 +167,6 @@ class Runner:
         self.inflight: dict[str, Future[StepResult]] = {}  # step → attempt running or sent ahead
         self.ahead: dict[str, _Ahead] = {}
         self.eager = isinstance(executor, EagerExecutor)
-        self.down: dict[str, list[str]] = {s: [] for s in self.upstream}
-        for s, ups in self.upstream.items():
-            for u in dict.fromkeys(ups):
-                self.down[u].append(s)
         self.sent: list[str] = []  # steps put in flight since the last eager pass
 
     def run(self) -> Status:
@@ -352,7 +348,7 @@ class Runner:
         queue = deque(self.sent)
         self.sent.clear()
         while queue and not self.state.stopped:
-            for d in self.down[queue.popleft()]:
+            for d in self.state.down[queue.popleft()]:
                 if d in self.inflight or self.state.status[d] is not Status.NOT_STARTED:
                     continue
                 ups = dict.fromkeys(self.upstream[d])
@@ -393,7 +389,7 @@ class Runner:
             return
         stack = [step]
         while stack:
-            for d in self.down[stack.pop()]:
+            for d in self.state.down[stack.pop()]:
                 ahead = self.ahead.pop(d, None)
                 if ahead is not None:
                     self._discard(d, ahead, dependants=False)

@@ -23,10 +23,10 @@ class RunState:
         self.status: dict[str, Status] = dict.fromkeys(upstream, Status.NOT_STARTED)
         self.continue_on_step_failure = continue_on_step_failure
         self._waiting = {s: len(set(u)) for s, u in upstream.items()}
-        self._down: dict[str, list[str]] = {s: [] for s in upstream}
+        self.down: dict[str, list[str]] = {s: [] for s in upstream}  # step → its dependants
         for s, ups in upstream.items():
             for u in dict.fromkeys(ups):
-                self._down[u].append(s)
+                self.down[u].append(s)
         self._ready: deque[str] = deque(s for s, n in self._waiting.items() if n == 0)
         self.stopped = False
 
@@ -49,7 +49,7 @@ class RunState:
     def complete(self, step: str) -> None:
         """The step finished (ran or reused); its dependants may become ready."""
         self.status[step] = Status.COMPLETED
-        for d in self._down[step]:
+        for d in self.down[step]:
             self._waiting[d] -= 1
             if self._waiting[d] == 0 and self.status[d] is Status.NOT_STARTED:
                 self._ready.append(d)
@@ -73,12 +73,12 @@ class RunState:
 
     def _descendants(self, step: str) -> list[str]:
         seen: dict[str, None] = {}
-        stack = list(self._down[step])
+        stack = list(self.down[step])
         while stack:
             s = stack.pop()
             if s not in seen:
                 seen[s] = None
-                stack.extend(self._down[s])
+                stack.extend(self.down[s])
         return list(seen)
 
     def _skip(self, steps: Sequence[str]) -> list[str]:
