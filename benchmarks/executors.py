@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 
 from headrace.engine import Workspace, component, pipeline
-from headrace.engine.executors import make_executor
+from headrace.engine.execution.executors import make_executor
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -126,7 +126,7 @@ def plain_prefect(shape: str) -> object:
     from prefect.futures import wait
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from headrace.engine.executors.prefect_env import drain
+    from headrace.engine.execution.executors.prefect.env import drain
 
     opts = {"cache_policy": NO_CACHE, "persist_result": False}
     src, step = task(source_fn, **opts), task(inc_fn, **opts)
@@ -198,8 +198,8 @@ def main() -> None:
 def run_prefect(
     ws: Workspace, tmp: Path, results: dict[tuple[str, str], float], repeat: int
 ) -> None:
-    from headrace.engine import prefect_server
-    from headrace.engine.executors.prefect_env import pointed_at
+    from headrace.engine.execution.executors.prefect import server as prefect_server
+    from headrace.engine.execution.executors.prefect.env import pointed_at
 
     url = os.environ.get("PREFECT_API_URL")
     started = None

@@ -16,9 +16,9 @@ import xxhash
 from rich.console import Console
 from rich.table import Table
 
-from headrace.engine import contenthash
-from headrace.engine.hashing import fingerprint_path
-from headrace.engine.statcache import StatCache
+from headrace.engine.fingerprint import files as contenthash
+from headrace.engine.fingerprint.keys import fingerprint_path
+from headrace.engine.store.statcache import StatCache
 
 MIB = 1 << 20
 

@@ -201,7 +201,7 @@ def _import_time() -> float:
 
 
 def _prefect_env(console: Console) -> dict[str, str]:
-    from headrace.engine import prefect_server
+    from headrace.engine.execution.executors.prefect import server as prefect_server
 
     home = Path(tempfile.mkdtemp(prefix="headrace-bench-prefect-"))
     console.print("starting a Prefect server for the comparison ...")

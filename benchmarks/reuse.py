@@ -103,7 +103,7 @@ def main() -> None:
         )
         if args.no_prefect:
             return
-        from headrace.engine import prefect_server
+        from headrace.engine.execution.executors.prefect import server as prefect_server
 
         home = Path(tmp) / "prefect"
         console.print("starting a Prefect server for the comparison ...")

@@ -1,7 +1,8 @@
 """headrace.engine: typed components, @pipeline DAGs, PipelineParameters, runs and run history."""
 
-from .component import Component, component
-from .context import RunContext, get_run_context
+from .definitions.component import Component, component
+from .definitions.model import PipelineParameter
+from .definitions.pipeline import Pipeline, pipeline
 from .errors import (
     ArtifactError,
     DefinitionError,
@@ -10,10 +11,10 @@ from .errors import (
     StepFailedError,
     WorkspaceError,
 )
-from .pipeline import Pipeline, PipelineParameter, pipeline
-from .run import Artifact, PipelineRun, StepRun
+from .execution.context import RunContext, get_run_context
 from .status import Status
-from .workspace import Workspace
+from .store.runs import Artifact, PipelineRun, StepRun
+from .store.workspace import Workspace
 
 __all__ = [
     "Artifact",

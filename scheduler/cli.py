@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from headrace.engine.cli import parse_params
+from headrace.engine.cli.console import parse_params
 from headrace.engine.errors import HeadraceError
 from headrace.scheduler.recurrence import ScheduleError
 
@@ -201,7 +201,7 @@ def trigger(
     except KeyboardInterrupt:
         err.print("[magenta]run canceled (Ctrl-C); recorded as Canceled[/]")
         raise typer.Exit(130) from None
-    from headrace.engine.cli_view import steps_table
+    from headrace.engine.cli.view import steps_table
 
     out.print(steps_table(run))
     for step in run.steps.values():

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from headrace.engine.workspace import Workspace
+from headrace.engine.store.workspace import Workspace
 from headrace.scheduler.launcher import Launcher, SubprocessLauncher
 from headrace.scheduler.lock import WorkspaceLock
 from headrace.scheduler.planner import CATCH_UP_CAP, plan
@@ -183,7 +183,7 @@ class Daemon:
         log.info("schedule %s: removed or disabled; no longer fired", name)
 
     def _watch(self, sched: Schedule) -> None:
-        from headrace.engine.statcache import StatCache
+        from headrace.engine.store.statcache import StatCache
         from headrace.scheduler.source import open_source
 
         assert sched.trigger is not None
@@ -298,7 +298,7 @@ class Daemon:
         return {spec.data_path_param: files[0] if len(files) == 1 else spec.path}
 
     def _wants_list(self, sched: Schedule, param: str) -> bool:
-        from headrace.engine.loader import load_pipeline
+        from headrace.engine.definitions.loader import load_pipeline
         from headrace.engine.types import PATHS
 
         try:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 
 from headrace.engine.status import Status
-from headrace.engine.workspace import Workspace
+from headrace.engine.store.workspace import Workspace
 from headrace.scheduler.launcher import Child, Launcher
 from headrace.scheduler.schedule import Schedule
 from headrace.scheduler.store import DONE, PENDING, QUEUED, RUNNING, SKIPPED, SchedulerStore

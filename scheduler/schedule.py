@@ -11,15 +11,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from headrace.engine.errors import HeadraceError, did_you_mean
+from headrace.engine.store.workspace import Workspace
 from headrace.engine.types import PATHS
-from headrace.engine.workspace import Workspace
 from headrace.scheduler.recurrence import Cron, Recurrence, parse_every, schedule_from_dict
 from headrace.scheduler.source import TriggerSpec, open_source
 from headrace.scheduler.store import DONE, RUNNING, Firing, SchedulerStore
 
 if TYPE_CHECKING:
-    from headrace.engine.pipeline import PipelineDefinition
-    from headrace.engine.run import PipelineRun
+    from headrace.engine.definitions.model import PipelineDefinition
+    from headrace.engine.store.runs import PipelineRun
 
 CATCH_UP = ("none", "latest", "all")
 OVERLAP = ("skip", "queue", "allow")
@@ -217,7 +217,7 @@ class Schedule:
         Raises:
             HeadraceError: The pipeline or the parameters are invalid.
         """
-        from headrace.engine.loader import load_pipeline
+        from headrace.engine.definitions.loader import load_pipeline
 
         ws = open_workspace(workspace)
         values = {**self.params, **{k: str(v) for k, v in (params or {}).items()}}

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from headrace.engine.contenthash import split_protocol
 from headrace.engine.errors import HeadraceError
+from headrace.engine.fingerprint.files import split_protocol
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?)\s*(ms|s|m|h)?\s*")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -153,7 +153,7 @@ class LocalSource:
 
     def fingerprint(self, path: str) -> str:
         """The file's content fingerprint (FileNotFoundError when it vanished)."""
-        from headrace.engine.hashing import fingerprint_file
+        from headrace.engine.fingerprint.keys import fingerprint_file
 
         return fingerprint_file(path, self.stat_cache)
 
@@ -210,7 +210,7 @@ class RemoteSource:
 
     def fingerprint(self, url: str) -> str:
         """The file's content fingerprint (FileNotFoundError when it vanished)."""
-        from headrace.engine.hashing import fingerprint_url
+        from headrace.engine.fingerprint.keys import fingerprint_url
 
         return fingerprint_url(url, self.spec.storage_options)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from headrace.engine.history import History
+from headrace.engine.store.history import History
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schedules (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from headrace.engine.definitions.loader import load_pipeline, split_target
+from headrace.engine.definitions.model import PipelineDefinition
 from headrace.engine.errors import HeadraceError, ParameterError, did_you_mean
-from headrace.engine.loader import load_pipeline, split_target
-from headrace.engine.pipeline import PipelineDefinition
 from headrace.engine.types import PATH, PATHS
 from headrace.scheduler.source import TriggerSpec, open_source
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from headrace.engine.prefect_server import ServerInfo, client_env, start, stop
+from headrace.engine.execution.executors.prefect.server import ServerInfo, client_env, start, stop
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +56,7 @@ def prefect_client_env(info: ServerInfo) -> Iterator[dict[str, str]]:
     Yields:
         the client environment variables that were set.
     """
-    from headrace.engine.executors.prefect_env import pointed_at
+    from headrace.engine.execution.executors.prefect.env import pointed_at
 
     with pointed_at(info.url, workspace_of(info)):
         yield client_env(info.url, workspace_of(info))

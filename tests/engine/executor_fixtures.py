@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from headrace.engine.executors import Executor, make_executor
+from headrace.engine.execution.executors import Executor, make_executor
 
 
 @pytest.fixture(scope="session")

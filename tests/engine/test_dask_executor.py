@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from headrace.engine import Workspace, component, pipeline
-from headrace.engine.executors import make_executor
-from headrace.engine.executors.dask import StoreUnreachableError
-from headrace.engine.loader import load_pipeline
+from headrace.engine.definitions.loader import load_pipeline
+from headrace.engine.execution.executors import make_executor
+from headrace.engine.execution.executors.dask import StoreUnreachableError
 
 from .dags import chain, diamond
 
@@ -84,7 +84,7 @@ def test_starts_and_closes_its_own_local_cluster(ws) -> None:
 
 
 def test_a_chain_is_sent_ahead_and_runs_without_round_trips(ws, dask_client) -> None:
-    from headrace.engine.executors.dask import DaskExecutor
+    from headrace.engine.execution.executors.dask import DaskExecutor
 
     class Counting(DaskExecutor):
         """Counts how steps reach the cluster."""

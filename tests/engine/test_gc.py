@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from headrace.engine import PipelineRun, Workspace
-from headrace.engine.gc import collect, parse_age
+from headrace.engine.store.gc import collect, parse_age
 
 from .dags import chain
 

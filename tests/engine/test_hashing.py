@@ -1,4 +1,4 @@
-"""Tests for headrace.engine.hashing: every cache-key ingredient and the stat cache."""
+"""Tests for headrace.engine.fingerprint.keys: every cache-key ingredient and the stat cache."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from headrace.engine import contenthash, hashing
-from headrace.engine.hashing import (
+from headrace.engine.fingerprint import files as contenthash
+from headrace.engine.fingerprint import keys as hashing
+from headrace.engine.fingerprint.keys import (
     UnhashableInput,
     cache_key,
     code_fingerprint,
@@ -39,7 +40,7 @@ from headrace.engine.hashing import (
     hash_bytes,
     new_hasher,
 )
-from headrace.engine.statcache import RACY_MARGIN_NS, StatCache
+from headrace.engine.store.statcache import RACY_MARGIN_NS, StatCache
 
 PAST = time.time() - 3600  # an mtime safely outside the racy window
 
@@ -107,7 +108,7 @@ def test_fingerprints_are_stable_across_processes() -> None:
     script = textwrap.dedent(
         """
         import pandas as pd
-        from headrace.engine.hashing import fingerprint_table, fingerprint_value
+        from headrace.engine.fingerprint.keys import fingerprint_table, fingerprint_value
         frame = pd.DataFrame({"a": [1, 2], "s": ["x", None]}, index=["i", "j"])
         print(fingerprint_value({"b": [1.5, "x"], "a": None}), fingerprint_table(frame))
         """

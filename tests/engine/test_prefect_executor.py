@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from headrace.engine import Workspace
-from headrace.engine.executors import make_executor
-from headrace.engine.executors.prefect import PrefectExecutor
-from headrace.engine.prefect_server import ServerInfo
+from headrace.engine.execution.executors import make_executor
+from headrace.engine.execution.executors.prefect.executor import PrefectExecutor
+from headrace.engine.execution.executors.prefect.server import ServerInfo
 from tests.prefect_fixture import prefect_client_env, workspace_of
 
 from .dags import chain, diamond, failing_branch
@@ -23,9 +23,9 @@ pytestmark = pytest.mark.slow
 
 def test_executor_modules_import_neither_prefect_nor_dask() -> None:
     code = (
-        "import json, sys; from headrace.engine.executors import make_executor; "
-        "import headrace.engine.executors.prefect, headrace.engine.executors.dask; "
-        "import headrace.engine.cli_ui; make_executor('prefect'); make_executor('dask'); "
+        "import json, sys; from headrace.engine.execution.executors import make_executor; "
+        "import headrace.engine.execution.executors.prefect.executor, headrace.engine.execution.executors.dask; "
+        "import headrace.engine.cli.ui; make_executor('prefect'); make_executor('dask'); "
         "print(json.dumps([m for m in ('prefect', 'dask', 'distributed') if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

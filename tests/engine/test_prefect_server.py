@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from headrace.engine.prefect_server import (
+from headrace.engine.execution.executors.prefect.server import (
     PrefectServerError,
     ServerInfo,
     client_env,
@@ -118,7 +118,7 @@ def _flow_run_and_task_runs(info: ServerInfo, name: str) -> tuple[Any, list[Any]
 
 
 def test_importing_the_module_does_not_import_prefect():
-    code = "import sys, headrace.engine.prefect_server; print('prefect' in sys.modules)"
+    code = "import sys, headrace.engine.execution.executors.prefect.server; print('prefect' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "False", done.stderr
 
@@ -284,7 +284,7 @@ def test_prefect_client_env_points_imported_prefect_at_the_server(prefect_server
 def test_pointing_twice_at_the_same_server_rebuilds_nothing(prefect_server, tmp_path):
     import prefect.context
 
-    from headrace.engine.executors.prefect_env import pointed_at
+    from headrace.engine.execution.executors.prefect.env import pointed_at
 
     before = os.environ.get("PREFECT_API_URL")
     with pointed_at(prefect_server.url, tmp_path):

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from headrace.engine import component, pipeline
-from headrace.engine.loader import import_file, load_pipeline
+from headrace.engine.definitions.loader import import_file, load_pipeline
 
 PIPELINE_SOURCE = '''
 """Reuse test pipeline: csv -> load -> clean -> summarize, plus a folder counter."""

@@ -8,7 +8,7 @@ import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from headrace.engine.state import RunState
+from headrace.engine.execution.state import RunState
 from headrace.engine.status import Status
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from headrace.engine import Workspace
 from headrace.engine.errors import ArtifactError, WorkspaceError
-from headrace.engine.store import ArtifactStore
+from headrace.engine.store.artifacts import ArtifactStore
 from headrace.engine.types import OBJECT, PARAMETER, PATH, PATHS, TABLE
 
 from .dags import chain

@@ -34,7 +34,7 @@ def test_quickstart_via_cli(tmp_path: Path) -> None:
 
 
 def test_quickstart_in_process(ws) -> None:
-    from headrace.engine.loader import load_pipeline
+    from headrace.engine.definitions.loader import load_pipeline
 
     training = load_pipeline(str(EXAMPLE))
     run = training.submit(params={"reg_rate": 0.1}, workspace=ws)

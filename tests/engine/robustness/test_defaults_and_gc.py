@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 from headrace.engine import component, pipeline
-from headrace.engine.gc import collect
-from headrace.engine.workspace import Workspace
+from headrace.engine.store.gc import collect
+from headrace.engine.store.workspace import Workspace
 
 
 @component

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from headrace.engine.loader import load_pipeline
+from headrace.engine.definitions.loader import load_pipeline
 
 
 def test_imported_pipeline_does_not_count():

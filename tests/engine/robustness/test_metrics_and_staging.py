@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 
-import headrace.engine.gc as gcmod
+import headrace.engine.store.gc as gcmod
 from headrace.engine import component, get_run_context, pipeline
-from headrace.engine.workspace import Workspace
+from headrace.engine.store.workspace import Workspace
 
 
 # --- one non-JSON metric value discards the history of the whole run ----------------------

@@ -5,7 +5,7 @@ import uuid
 from pathlib import Path
 
 from headrace.engine import component, get_run_context, pipeline
-from headrace.engine.workspace import Workspace
+from headrace.engine.store.workspace import Workspace
 
 
 @component

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from headrace.engine import component, get_run_context, pipeline
-from headrace.engine.workspace import Workspace
+from headrace.engine.store.workspace import Workspace
 
 
 # --- early cut-off broken when a step returns its output_dir -----------------------------

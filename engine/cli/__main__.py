@@ -1,0 +1,5 @@
+"""``python -m headrace.engine.cli``: the ``headrace`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,132 @@
+"""Rich renderings for the CLI: the live step view, the final step table, run listings."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..status import Status
+from ..store.runs import PipelineRun
+
+STYLE = {
+    "NotStarted": "dim",
+    "Queued": "cyan",
+    "Running": "yellow",
+    "Completed": "green",
+    "Failed": "bold red",
+    "Skipped": "dim",
+    "Canceled": "magenta",
+}
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``1.23s`` / ``2m03s`` / ``-``."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def fmt_time(ts: float | None) -> str:
+    """Local ``YYYY-mm-dd HH:MM:SS`` or ``-``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+class LiveSteps:
+    """The live view of a run: a status line and the steps that are running or just changed.
+
+    Args:
+        pipeline: the pipeline name.
+        steps: step names in pipeline order.
+        max_rows: how many step rows to show at most (big pipelines show counts and the rest).
+    """
+
+    def __init__(self, pipeline: str, steps: list[str], max_rows: int = 20):
+        self.pipeline = pipeline
+        self.status = dict.fromkeys(steps, Status.NOT_STARTED.value)
+        self.started: dict[str, float] = {}
+        self.ended: dict[str, float] = {}
+        self.max_rows = max_rows
+        self.t0 = time.time()
+
+    def update(self, step: str, status: Status, info: dict[str, Any]) -> None:
+        """Record a step's new status (the runner's event handler)."""
+        self.status[step] = status.value
+        if status is Status.RUNNING:
+            self.started.setdefault(step, time.time())
+        elif status.is_final:
+            self.ended[step] = time.time()
+
+    def __rich__(self) -> Group:
+        counts = Counter(self.status.values())
+        head = Text(f"{self.pipeline}  {fmt_duration(time.time() - self.t0)}  ")
+        for name in ("Completed", "Running", "Failed", "Skipped", "NotStarted"):
+            if counts.get(name):
+                head.append(f"{name} {counts[name]}  ", style=STYLE[name])
+        table = Table(box=None, show_header=False, pad_edge=False)
+        for name, st in self._rows():
+            since = self.started.get(name)
+            took = (self.ended.get(name) or time.time()) - since if since else None
+            table.add_row(name, Text(st, style=STYLE.get(st, "")), fmt_duration(took))
+        return Group(head, table)
+
+    def _rows(self) -> list[tuple[str, str]]:
+        items = list(self.status.items())
+        if len(items) <= self.max_rows:
+            return items
+        running = [i for i in items if i[1] == "Running"]
+        recent = sorted(self.ended, key=self.ended.__getitem__)[-(self.max_rows - len(running)) :]
+        keep = {n for n, _ in running} | set(recent)
+        return [i for i in items if i[0] in keep][: self.max_rows]
+
+
+def steps_table(run: PipelineRun) -> Table:
+    """The final per-step table: status, reused, duration, attempts, metrics."""
+    table = Table(title=f"run {run.id} — {run.pipeline}: {run.status}")
+    for col in ("step", "status", "reused", "duration", "why", "metrics"):
+        table.add_column(col)
+    for s in run.steps.values():
+        metrics = ", ".join(f"{k}={_short(v)}" for k, v in s.metrics.items())
+        why = "" if s.reused else (s.reason or "")
+        table.add_row(
+            s.name,
+            Text(s.status.value, style=STYLE.get(s.status.value, "")),
+            "yes" if s.reused else "no",
+            fmt_duration(s.duration),
+            why,
+            metrics,
+        )
+    return table
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return f"[{len(value)} values, last {_short(value[-1])}]" if value else "[]"
+    return str(value)[:30]
+
+
+def runs_table(rows: list[dict[str, Any]]) -> Table:
+    """The ``runs list`` table, newest first."""
+    table = Table(title="runs (newest first)")
+    for col in ("run id", "pipeline", "status", "created", "duration", "params"):
+        table.add_column(col)
+    for r in rows:
+        took = r["finished_at"] - r["started_at"] if r["finished_at"] and r["started_at"] else None
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        table.add_row(
+            r["id"],
+            r["pipeline"],
+            Text(r["status"], style=STYLE.get(r["status"], "")),
+            fmt_time(r["created_at"]),
+            fmt_duration(took),
+            params[:60],
+        )
+    return table

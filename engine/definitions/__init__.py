@@ -1,0 +1,1 @@
+"""What users declare: components, pipelines and their frozen traced form; pure values, no I/O."""

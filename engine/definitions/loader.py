@@ -1,0 +1,112 @@
+"""Loading a pipeline named as ``FILE.py[:PIPELINE]`` (CLI, schedules): clear errors, no tracebacks."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from ..errors import HeadraceError, did_you_mean
+from .pipeline import Pipeline
+
+
+class PipelineLoadError(HeadraceError):
+    """The file or the pipeline named in ``FILE.py[:PIPELINE]`` cannot be loaded."""
+
+
+def split_target(target: str) -> tuple[Path, str | None]:
+    """Split ``FILE.py[:PIPELINE]`` into the path and the optional pipeline name."""
+    path, sep, name = target.rpartition(":")
+    if not sep or not path or "/" in name or "\\" in name:
+        return Path(target), None
+    return Path(path), name or None
+
+
+def import_file(path: Path) -> ModuleType:
+    """Import a Python file by path as a uniquely named module (its folder joins ``sys.path``).
+
+    Raises:
+        PipelineLoadError: the file is missing, not Python, or raises while importing.
+    """
+    path = path.expanduser().absolute()
+    if not path.is_file():
+        raise PipelineLoadError(
+            f"pipeline file {str(path)!r} does not exist; give the path of a .py file that "
+            "defines a @pipeline, e.g. `headrace run examples/quickstart.py`"
+        )
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    name = f"headrace_user_{path.stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise PipelineLoadError(f"{path} is not a Python file; give a .py file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except HeadraceError:
+        del sys.modules[name]
+        raise
+    except BaseException as exc:
+        del sys.modules[name]
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        raise PipelineLoadError(
+            f"importing {path} raised {type(exc).__name__}: {exc} (at {Path(last.filename).name}"
+            f":{last.lineno}); fix the file and try again"
+        ) from exc
+    return module
+
+
+def pipelines_in(module: ModuleType, own_only: bool = True) -> dict[str, Pipeline]:
+    """The module's pipelines by attribute name, in definition order.
+
+    Pipelines the file merely imports are left out when it defines any of its own.
+    """
+    found = {k: v for k, v in vars(module).items() if isinstance(v, Pipeline)}
+    own = {k: v for k, v in found.items() if v.fn.__module__ == module.__name__}
+    return (own or found) if own_only else found
+
+
+def load_pipeline(target: str) -> Pipeline:
+    """Load the pipeline named by ``FILE.py[:PIPELINE]``.
+
+    ``PIPELINE`` may be the attribute name or the pipeline's ``name=``; with one pipeline in
+    the file it may be left out.
+
+    Raises:
+        PipelineLoadError: missing file, no pipeline, several pipelines and none named, or an
+            unknown name (with did-you-mean).
+    """
+    path, name = split_target(target)
+    module = import_file(path)
+    found = pipelines_in(module)
+    if not found:
+        raise PipelineLoadError(
+            f"{path} defines no @pipeline; decorate a function that wires components with "
+            "@pipeline (from headrace.engine import pipeline)"
+        )
+    if name is None:
+        if len(found) > 1:
+            listed = ", ".join(f"{path}:{k}" for k in found)
+            raise PipelineLoadError(
+                f"{path} defines {len(found)} pipelines; name one, e.g. {listed}"
+            )
+        return next(iter(found.values()))
+    found = pipelines_in(module, own_only=False)  # a name may pick an imported pipeline too
+    if name in found:
+        return found[name]
+    by_name = {p.name: p for p in found.values()}
+    if name in by_name:
+        return by_name[name]
+    choices = list(found) + [n for n in by_name if n not in found]
+    raise PipelineLoadError(
+        f"{path} has no pipeline {name!r}.{did_you_mean(name, choices)} "
+        f"Pipelines in the file: {', '.join(choices)}"
+    )

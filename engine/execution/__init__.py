@@ -1,0 +1,1 @@
+"""Running a pipeline definition against a workspace: reuse decisions, state, workers, executors."""

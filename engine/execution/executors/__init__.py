@@ -1,0 +1,48 @@
+"""Executors: where step attempts run (local threads/processes, Dask, Prefect)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import HeadraceError, did_you_mean
+from .base import Executor, RunInfo
+
+EXECUTORS = ("local", "local-processes", "dask", "prefect")
+
+
+def make_executor(name: str | Executor, max_workers: int | None = None, **options: Any) -> Executor:
+    """The executor called ``name`` (or ``name`` itself when it already is one).
+
+    Args:
+        name: "local" (threads), "local-processes", "dask" or "prefect"; an Executor instance
+            is returned as is.
+        max_workers: concurrent steps.
+        options: executor-specific options (None values are ignored): for "dask",
+            ``dask_address`` (or ``address``) and ``client``; for "prefect", ``task_runner``
+            ("threads" or "dask"), ``dask_address`` and ``workspace``.
+
+    Raises:
+        HeadraceError: unknown executor name.
+    """
+    if not isinstance(name, str):
+        return name
+    if name in ("local", "local-processes"):
+        from .local import LocalExecutor
+
+        return LocalExecutor(max_workers, processes=name == "local-processes")
+    opts = {k: v for k, v in options.items() if v is not None}
+    if name == "dask":  # prefect and dask are imported only when used (DESIGN §1)
+        from .dask import DaskExecutor
+
+        address = opts.pop("dask_address", None) or opts.pop("address", None)
+        return DaskExecutor(address, **opts)
+    if name == "prefect":
+        from .prefect.executor import PrefectExecutor
+
+        return PrefectExecutor(max_workers, **opts)
+    raise HeadraceError(
+        f"unknown executor {name!r}.{did_you_mean(name, EXECUTORS)} Choose one of: {', '.join(EXECUTORS)}"
+    )
+
+
+__all__ = ["Executor", "RunInfo", "make_executor", "EXECUTORS"]

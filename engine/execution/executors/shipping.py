@@ -1,0 +1,57 @@
+"""Shipping step tasks to other processes by value (cloudpickle), so path-loaded code runs there."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from typing import Any
+
+from ..eager import EagerPlan, run_eager
+from ..task import StepResult, StepTask
+from ..worker import execute
+from .origins import Origins, collect, restore
+
+
+def _importable(module_name: str) -> bool:
+    if module_name == "__main__" or module_name.startswith("headrace_user_"):
+        return False
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def dumps(task: StepTask, plan: EagerPlan | None = None) -> bytes:
+    """Pickle a task (and its eager plan) with cloudpickle, by value for modules the receiver
+    cannot import."""
+    import cloudpickle
+
+    module = sys.modules.get(task.component.fn.__module__)
+    if module is not None and not _importable(module.__name__):
+        cloudpickle.register_pickle_by_value(module)
+    # A component's function is shipped by value even from an importable module (the module
+    # attribute is the Component, not the function), and by-value code loses its file names.
+    origins = collect(task.component.fn)
+    return cloudpickle.dumps((task, plan, origins))
+
+
+def loads(payload: bytes) -> tuple[StepTask, Any]:
+    """Unpickle what :func:`dumps` made: the task (its code's file names restored) and plan."""
+    import cloudpickle
+
+    task, plan, origins = cloudpickle.loads(payload)
+    if isinstance(origins, Origins):
+        restore(task.component.fn, origins)
+    return task, plan
+
+
+def run_pickled(payload: bytes) -> StepResult:
+    """Worker entry point: unpickle a task and execute it."""
+    task, _ = loads(payload)
+    return execute(task)
+
+
+def run_pickled_eager(payload: bytes, *results: StepResult) -> StepResult:
+    """Worker entry point for a step sent ahead: unpickle it, decide, reuse or execute."""
+    task, plan = loads(payload)
+    return run_eager(task, plan, *results)

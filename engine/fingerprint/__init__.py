@@ -1,0 +1,1 @@
+"""Digests of code, values, files, folders, URLs and tables: the ingredients of cache keys."""

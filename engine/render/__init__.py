@@ -1,0 +1,1 @@
+"""Pictures of pipelines: DAG drawings as text, Mermaid, dot and PNG."""

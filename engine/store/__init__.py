@@ -1,0 +1,1 @@
+"""The workspace: its SQLite database (runs, cache index, stat cache) and the artifact store."""

@@ -1,0 +1,405 @@
+"""The content-addressed artifact store on fsspec: atomic writes, loads by annotation."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+from ..errors import ArtifactError
+from ..fingerprint.keys import hash_bytes
+from ..types import PARAMETER, PATH, PATHS, TABLE, coerce, table_flavor
+
+_READ_ONLY = 0o444
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """One stored artifact.
+
+    Attributes:
+        fingerprint: the content address (xxh3-128 of kind, format, payload names and bytes).
+        kind: the artifact kind (parameter, table, path, paths, object).
+        fmt: how it is stored: json, parquet, file, folder, files, joblib.
+        uri: where the payload is (a local path or an fsspec URL).
+        size: total payload bytes (a reuse check compares it).
+        flavor: for tables, "pandas" or "arrow"; otherwise "".
+    """
+
+    fingerprint: str
+    kind: str
+    fmt: str
+    uri: str
+    size: int
+    flavor: str = ""
+
+
+class ArtifactStore:
+    """Artifacts under ``<root>/objects/<fp[:2]>/<fp>/<payload>``; ``root`` is any fsspec URL.
+
+    Payloads are staged in a private folder and moved into place in one rename (local) or
+    uploaded before the run records them (remote), so a killed writer never leaves a
+    half-written artifact under a recorded address.
+
+    Args:
+        root: a local folder or an fsspec URL (``s3://bucket/prefix``, ``memory://x``).
+        staging: a local folder for staging (defaults to ``<root>/tmp`` for local roots).
+        storage_options: passed to fsspec.
+    """
+
+    def __init__(self, root: str, staging: str | None = None, storage_options: dict | None = None):
+        import fsspec
+
+        self.url = str(root)
+        self.storage_options = dict(storage_options or {})
+        self.fs, self.root = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        self.is_local = "file" in _protocols(self.fs)
+        if self.is_local:
+            self.root = os.path.abspath(self.root)
+        self.staging = Path(staging or os.path.join(self.root, "tmp"))
+        self._made: set[str] = set()
+
+    def spec(self) -> dict[str, Any]:
+        """What a worker process needs to open this store again."""
+        return {
+            "root": self.url,
+            "staging": str(self.staging),
+            "storage_options": self.storage_options,
+        }
+
+    def new_staging_dir(self) -> Path:
+        """A fresh private local folder to build payloads in."""
+        path = self.staging / uuid.uuid4().hex
+        path.mkdir(parents=True)
+        return path
+
+    def write(
+        self, value: Any, kind: str, annotation: Any = None, movable: Path | None = None
+    ) -> ArtifactRecord:
+        """Serialize ``value`` as ``kind`` and store it under its content address.
+
+        Args:
+            value: the step's returned value.
+            kind: the output's artifact kind.
+            annotation: the output's annotation (tables: pandas or arrow).
+            movable: a local folder whose files may be moved rather than copied (the step's
+                private output folder).
+
+        Raises:
+            ArtifactError: the value does not fit the kind (names what was expected).
+        """
+        if kind == PARAMETER and self.is_local:
+            return self._write_small(_json_bytes(value), kind, "json", "value.json")
+        stage = self.new_staging_dir()
+        try:
+            fmt, payload, flavor = _serialize(value, kind, stage, movable)
+            digest, size = _digest_payload(stage / payload)
+            fp = _address(kind, fmt, payload, digest)
+            record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), size, flavor)
+            self._publish(stage, record, payload)
+            return record
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+    def _write_small(self, data: bytes, kind: str, fmt: str, payload: str) -> ArtifactRecord:
+        """Fast path for small in-memory payloads: hash the bytes, write only when new."""
+        fp = _address(kind, fmt, payload, hash_bytes(data))
+        record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), len(data))
+        if self.exists(record):
+            return record
+        final = os.path.dirname(record.uri)
+        self.staging.mkdir(parents=True, exist_ok=True)
+        tmp = self.staging / f"{uuid.uuid4().hex}.part"
+        tmp.write_bytes(data)
+        os.chmod(tmp, _READ_ONLY)
+        os.makedirs(final, exist_ok=True)
+        os.replace(tmp, record.uri)  # atomic: readers see all of the file or none of it
+        return record
+
+    def _uri(self, fp: str, payload: str) -> str:
+        path = f"{self.root}/objects/{fp[:2]}/{fp}/{payload}"
+        return path if self.is_local else self.fs.unstrip_protocol(path)
+
+    def _publish(self, stage: Path, record: ArtifactRecord, payload: str) -> None:
+        """Move a staged payload to its address, unless a complete copy is already there.
+
+        A copy that is there but damaged (a file deleted from a folder, an upload cut off)
+        is replaced, so a re-run with ``regenerate_outputs=True`` repairs the store.
+        """
+        fp = record.fingerprint
+        final = f"{self.root}/objects/{fp[:2]}/{fp}"
+        if self.exists(record):
+            return  # same content already stored: deduplicated
+        if self.is_local:
+            self._publish_local(stage, record, final)
+            return
+        if self.fs.exists(f"{final}/{payload}"):
+            self.fs.rm(f"{final}/{payload}", recursive=True)
+        src = stage / payload
+        if src.is_dir():
+            self.fs.put(str(src), f"{final}/{payload}", recursive=True)
+        else:
+            self.fs.put_file(str(src), f"{final}/{payload}")
+
+    def _publish_local(self, stage: Path, record: ArtifactRecord, final: str) -> None:
+        parent = os.path.dirname(final)
+        if parent not in self._made:
+            os.makedirs(parent, exist_ok=True)
+            self._made.add(parent)
+        for path in stage.rglob("*"):
+            if path.is_file():
+                os.chmod(path, _READ_ONLY)  # a consumer cannot edit a stored artifact in place
+        if os.path.exists(final):  # a damaged copy: move it aside, then put the good one in
+            aside = f"{final}.damaged-{uuid.uuid4().hex}"
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(final, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+        try:
+            os.rename(stage, final)
+        except OSError:
+            if not self.exists(record):  # another writer won the race with the same content
+                raise
+
+    def exists(self, record: ArtifactRecord) -> bool:
+        """Whether the artifact is still stored with its recorded size."""
+        try:
+            if self.is_local:
+                if record.fmt not in ("folder", "files"):
+                    return os.stat(record.uri).st_size == record.size
+                return local_size(Path(record.uri)) == record.size
+            return _remote_size(self.fs, record.uri) == record.size
+        except (FileNotFoundError, OSError):
+            return False
+
+    def load(self, record: ArtifactRecord, annotation: Any = None) -> Any:
+        """Load an artifact as ``annotation`` asks (a table as pandas or arrow, a path as Path).
+
+        Args:
+            record: the stored artifact.
+            annotation: the consumer's annotation; defaults to the producer's form.
+
+        Raises:
+            ArtifactError: the artifact is gone from the store.
+        """
+        try:
+            return self._load(record, annotation)
+        except FileNotFoundError as exc:
+            raise ArtifactError(
+                f"artifact {record.fingerprint[:12]} ({record.fmt}) is missing from the store at "
+                f"{record.uri}; re-run the step that produced it with regenerate_outputs=True"
+            ) from exc
+
+    def _load(self, record: ArtifactRecord, annotation: Any) -> Any:
+        if record.fmt == "json":
+            with self.fs.open(record.uri, "rb") as f:
+                value = json.load(f)
+            return coerce(value, annotation) if annotation is not None else value
+        if record.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            with self.fs.open(record.uri, "rb") as f:
+                table = pq.read_table(f)
+            flavor = table_flavor(annotation) if annotation is not None else record.flavor
+            return table if flavor == "arrow" else table.to_pandas()
+        if record.fmt == "joblib":
+            import joblib
+
+            with self.fs.open(record.uri, "rb") as f:
+                return joblib.load(f)
+        path = self.local_path(record)
+        if record.fmt == "files":
+            return sorted(path.iterdir())
+        return path
+
+    def local_path(self, record: ArtifactRecord) -> Path:
+        """A local path for the payload (remote payloads are downloaded once into staging)."""
+        if self.is_local:
+            return Path(record.uri)
+        local = self.staging / "cache" / record.fingerprint / Path(record.uri).name
+        if _complete(local, record.size):
+            return local
+        local.parent.mkdir(parents=True, exist_ok=True)
+        # One download per artifact at a time, across threads and processes; a copy that
+        # is complete is never removed (another step may be reading it).
+        with _download_lock(local.parent / ".lock"):
+            if _complete(local, record.size):
+                return local
+            tmp = self.new_staging_dir()
+            try:
+                self.fs.get(record.uri, str(tmp / local.name), recursive=record.fmt != "file")
+                if local.exists():  # a damaged copy from an interrupted download
+                    shutil.rmtree(local) if local.is_dir() else local.unlink()
+                os.replace(tmp / local.name, local)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return local
+
+    def delete(self, record: ArtifactRecord) -> int:
+        """Remove an artifact; returns the bytes freed."""
+        folder = record.uri.rsplit("/", 1)[0]
+        try:
+            self.fs.rm(folder, recursive=True)
+        except FileNotFoundError:
+            return 0
+        return record.size
+
+
+_thread_locks: dict[str, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def _download_lock(path: Path) -> Any:
+    """Exclusive across this process's threads (a lock) and other processes (flock)."""
+    import fcntl
+
+    with _thread_locks_guard:
+        lock = _thread_locks.setdefault(str(path), threading.Lock())
+    with lock, open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _complete(path: Path, size: int) -> bool:
+    try:
+        return path.exists() and local_size(path) == size
+    except FileNotFoundError:
+        return False
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    proto = fs.protocol
+    return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def _serialize(value: Any, kind: str, stage: Path, movable: Path | None) -> tuple[str, str, str]:
+    if kind == PARAMETER:
+        try:
+            data = json.dumps(_jsonable(value), allow_nan=True).encode()
+        except TypeError as exc:
+            raise ArtifactError(
+                f"expected a JSON-able parameter value, got {type(value).__name__}"
+            ) from exc
+        (stage / "value.json").write_bytes(data)
+        return "json", "value.json", ""
+    if kind == TABLE:
+        return _write_table(value, stage)
+    if kind == PATH:
+        return _write_path(value, stage, movable)
+    if kind == PATHS:
+        return _write_paths(value, stage, movable)
+    import joblib
+
+    joblib.dump(value, stage / "object.joblib")
+    return "joblib", "object.joblib", ""
+
+
+def _json_bytes(value: Any) -> bytes:
+    try:
+        return json.dumps(_jsonable(value), allow_nan=True).encode()
+    except TypeError as exc:
+        raise ArtifactError(
+            f"expected a JSON-able parameter value, got {type(value).__name__}"
+        ) from exc
+
+
+def _jsonable(value: Any) -> Any:
+    import enum
+
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return value.item()
+    return value
+
+
+def _write_table(value: Any, stage: Path) -> tuple[str, str, str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(value, pa.Table):
+        pq.write_table(value, stage / "data.parquet")
+        return "parquet", "data.parquet", "arrow"
+    if type(value).__name__ == "DataFrame":
+        value.to_parquet(stage / "data.parquet", engine="pyarrow")
+        return "parquet", "data.parquet", "pandas"
+    raise ArtifactError(f"expected a pandas.DataFrame or pyarrow.Table, got {type(value).__name__}")
+
+
+def _write_path(value: Any, stage: Path, movable: Path | None) -> tuple[str, str, str]:
+    if not isinstance(value, (str, Path)):
+        raise ArtifactError(
+            f"expected a pathlib.Path to a file or folder, got {type(value).__name__}"
+        )
+    src = Path(value)
+    if not src.exists():
+        raise ArtifactError(
+            f"the returned path {str(src)!r} does not exist; write the file (e.g. under "
+            "get_run_context().output_dir) before returning its path"
+        )
+    own = movable is not None and src.resolve().is_relative_to(movable.resolve())
+    # The step's own output_dir has a random name: store it as "output" so identical
+    # contents get the same address (early cut-off).
+    name = (
+        "output" if own and movable is not None and src.resolve() == movable.resolve() else src.name
+    )
+    dest = stage / (name or "data")
+    if own:
+        os.rename(src, dest)  # the step's own output: move, do not copy
+        return ("folder" if dest.is_dir() else "file"), dest.name, ""
+    if src.is_dir():
+        shutil.copytree(src, dest, symlinks=False)
+        return "folder", dest.name, ""
+    shutil.copy2(src, dest)
+    return "file", dest.name, ""
+
+
+def _write_paths(value: Any, stage: Path, movable: Path | None) -> tuple[str, str, str]:
+    if not isinstance(value, (list, tuple)):
+        raise ArtifactError(f"expected a list of pathlib.Path, got {type(value).__name__}")
+    folder = stage / "files"
+    folder.mkdir()
+    for i, item in enumerate(value):
+        _, name, _ = _write_path(item, folder, movable)
+        os.rename(folder / name, folder / f"{i:05d}-{name}")
+    return "files", "files", ""
+
+
+def _digest_payload(path: Path) -> tuple[str, int]:
+    """The payload's content fingerprint (see :func:`fingerprint_path`) and total size."""
+    from ..fingerprint.keys import fingerprint_path
+
+    return fingerprint_path(path), local_size(path)
+
+
+def _address(kind: str, fmt: str, payload: str, digest: str) -> str:
+    return xxhash.xxh3_128_hexdigest(f"{kind}\0{fmt}\0{payload}\0{digest}".encode())
+
+
+def local_size(path: Path) -> int:
+    """Total bytes of a local file or folder."""
+    if path.is_file():
+        return path.stat().st_size
+    if not path.exists():
+        raise FileNotFoundError(path)
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _remote_size(fs: Any, uri: str) -> int:
+    info = fs.info(uri)
+    if info.get("type") == "directory":
+        return sum(v.get("size", 0) for v in fs.find(uri, detail=True).values())
+    return int(info.get("size", 0))

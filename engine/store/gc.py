@@ -1,0 +1,186 @@
+"""Housekeeping: forget old runs, delete artifacts nothing kept refers to, clear stale staging."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .artifacts import ArtifactRecord, local_size
+from .workspace import Workspace
+
+STAGING_GRACE_S = 3600  # staging folders younger than this may belong to a running step
+
+
+@dataclass
+class GcReport:
+    """What a collection removed (or would remove, in a dry run).
+
+    Attributes:
+        runs: ids of the runs forgotten.
+        artifacts: the artifacts deleted.
+        bytes_freed: their total size plus stale staging files.
+        staging: stale staging folders removed.
+        dry_run: nothing was changed.
+    """
+
+    runs: list[str] = field(default_factory=list)
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+    bytes_freed: int = 0
+    staging: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def parse_age(text: str) -> float:
+    """``30d`` / ``12h`` / ``45m`` / ``90s`` → seconds.
+
+    Raises:
+        ValueError: naming the expected form.
+    """
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    text = text.strip().lower()
+    if len(text) >= 2 and text[-1] in units and text[:-1].replace(".", "", 1).isdigit():
+        return float(text[:-1]) * units[text[-1]]
+    raise ValueError(f"age {text!r} is not like 30d, 12h, 45m or 90s")
+
+
+def collect(
+    ws: Workspace,
+    keep_last: int | None = None,
+    older_than: float | None = None,
+    dry_run: bool = False,
+) -> GcReport:
+    """Forget runs outside the kept set and delete artifacts that only they referenced.
+
+    A run is kept when it is among the ``keep_last`` newest, or younger than ``older_than``
+    seconds, or still running; with neither option, every run is kept and only artifacts no
+    run or cache entry refers to (left by killed runs) are removed. Forgetting a run also
+    drops its cache entries, so later runs cannot be served from deleted artifacts.
+
+    Args:
+        ws: the workspace.
+        keep_last: keep this many newest runs.
+        older_than: forget runs older than this many seconds.
+        dry_run: report only.
+    """
+    if keep_last is not None and keep_last < 0:
+        raise ValueError(f"keep_last={keep_last}: give 0 or more runs to keep")
+    report = GcReport(dry_run=dry_run)
+    h = ws.history
+    runs = h.query("SELECT id, created_at, status FROM runs ORDER BY created_at DESC, rowid DESC")
+    now = time.time()
+    for i, r in enumerate(runs):
+        young = older_than is not None and now - r["created_at"] < older_than
+        recent = keep_last is not None and i < keep_last
+        selected = keep_last is not None or older_than is not None
+        if selected and not (young or recent) and r["status"] != "Running":
+            report.runs.append(r["id"])
+    if report.runs and not dry_run:
+        with h.transaction() as c:
+            _repoint_cache(c, report.runs)
+            for table, col in (
+                ("metrics", "run_id"),
+                ("step_outputs", "run_id"),
+                ("cache", "run_id"),
+                ("step_runs", "run_id"),
+                ("runs", "id"),
+            ):
+                c.executemany(f"DELETE FROM {table} WHERE {col}=?", [(rid,) for rid in report.runs])
+    report.artifacts = _unreferenced(ws, set(report.runs) if dry_run else set())
+    for rec in report.artifacts:
+        report.bytes_freed += rec.size if dry_run else ws.store.delete(rec)
+    if report.artifacts and not dry_run:
+        with h.transaction() as c:
+            c.executemany(
+                "DELETE FROM artifacts WHERE fingerprint=? AND fingerprint NOT IN "
+                "(SELECT fingerprint FROM step_outputs)",
+                [(a.fingerprint,) for a in report.artifacts],
+            )
+    _stale_staging(ws, report)
+    _orphans(ws, report)
+    return report
+
+
+def _repoint_cache(c: Any, forgotten: list[str]) -> None:
+    """Hand cache entries of forgotten runs to a kept run that reused the same key.
+
+    A reused step records the key but writes no cache entry of its own; without this,
+    forgetting the run that computed a result would make every kept run that reused it
+    non-reusable although its outputs are still stored.
+    """
+    marks = ",".join("?" * len(forgotten))
+    c.execute(
+        f"UPDATE cache SET (run_id, step) = (SELECT s.run_id, s.step FROM step_runs s "
+        f"WHERE s.cache_key = cache.key AND s.status = 'Completed' AND s.run_id NOT IN ({marks}) "
+        f"ORDER BY s.finished_at DESC LIMIT 1) WHERE run_id IN ({marks}) AND EXISTS "
+        f"(SELECT 1 FROM step_runs s WHERE s.cache_key = cache.key AND s.status = 'Completed' "
+        f"AND s.run_id NOT IN ({marks}))",
+        [*forgotten, *forgotten, *forgotten],
+    )
+
+
+def _unreferenced(ws: Workspace, forgotten: set[str]) -> list[ArtifactRecord]:
+    rows = ws.history.query(
+        "SELECT a.*, (SELECT group_concat(o.run_id) FROM step_outputs o "
+        "WHERE o.fingerprint = a.fingerprint) AS users FROM artifacts a"
+    )
+    out = []
+    for r in rows:
+        users = set((r["users"] or "").split(",")) - {""}
+        if not users - forgotten:
+            out.append(
+                ArtifactRecord(
+                    r["fingerprint"], r["kind"], r["fmt"], r["uri"], r["size"], r["flavor"] or ""
+                )
+            )
+    return out
+
+
+def _stale_staging(ws: Workspace, report: GcReport) -> None:
+    staging = ws.store.staging
+    if not staging.is_dir():
+        return
+    now = time.time()
+    entries = [e for e in staging.iterdir() if e.name not in ("cache", "out")]
+    if (staging / "out").is_dir():  # step output folders: judged one by one
+        entries += list((staging / "out").iterdir())
+    for entry in entries:
+        if now - _newest_mtime(entry) < STAGING_GRACE_S:
+            continue  # a running step may still be writing here
+        _remove(entry, report)
+
+
+def _newest_mtime(path: Path) -> float:
+    """The latest modification time of ``path`` or anything inside it."""
+    newest = path.stat().st_mtime
+    if path.is_dir():
+        for p in path.rglob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, p.stat().st_mtime)
+    return newest
+
+
+def _orphans(ws: Workspace, report: GcReport) -> None:
+    """Artifact folders no database row names (a run killed between writing and recording)."""
+    root = os.path.join(ws.store.root, "objects")
+    if not ws.store.is_local or not os.path.isdir(root):
+        return
+    known = {r["fingerprint"] for r in ws.history.query("SELECT fingerprint FROM artifacts")}
+    now = time.time()
+    for prefix in os.scandir(root):
+        for entry in os.scandir(prefix.path):
+            if entry.name in known or now - entry.stat().st_mtime < STAGING_GRACE_S:
+                continue
+            _remove(Path(entry.path), report)
+
+
+def _remove(entry: Path, report: GcReport) -> None:
+    """Count a stale file or folder in the report and delete it (unless a dry run)."""
+    report.staging.append(str(entry))
+    report.bytes_freed += local_size(entry)
+    if not report.dry_run:
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else os.remove(entry)

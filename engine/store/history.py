@@ -1,0 +1,271 @@
+"""Run history in SQLite (WAL): runs, step runs, metrics, artifacts, step outputs, cache index."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import RunExistsError
+from ..status import Status
+from .artifacts import ArtifactRecord
+from .database import Database, pid_alive
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, experiment TEXT, status TEXT NOT NULL,
+    params TEXT NOT NULL, executor TEXT, regenerate_outputs INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL, started_at REAL, finished_at REAL, error TEXT,
+    source TEXT, pid INTEGER, tags TEXT, outputs TEXT);
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
+CREATE TABLE IF NOT EXISTS step_runs (
+    run_id TEXT NOT NULL, step TEXT NOT NULL, component TEXT NOT NULL, status TEXT NOT NULL,
+    reused INTEGER NOT NULL DEFAULT 0, reused_from TEXT, reason TEXT, attempts INTEGER DEFAULT 0,
+    started_at REAL, finished_at REAL, duration REAL, error TEXT, traceback TEXT,
+    cache_key TEXT, code_fp TEXT, inputs TEXT, position INTEGER,
+    PRIMARY KEY (run_id, step));
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL, step TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,
+    value TEXT, logged_at REAL, PRIMARY KEY (run_id, step, name, seq));
+CREATE TABLE IF NOT EXISTS artifacts (
+    fingerprint TEXT PRIMARY KEY, kind TEXT NOT NULL, fmt TEXT NOT NULL, uri TEXT NOT NULL,
+    size INTEGER NOT NULL, flavor TEXT, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS step_outputs (
+    run_id TEXT NOT NULL, step TEXT NOT NULL, name TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    PRIMARY KEY (run_id, step, name));
+CREATE INDEX IF NOT EXISTS step_outputs_fp ON step_outputs(fingerprint);
+CREATE TABLE IF NOT EXISTS cache (
+    key TEXT PRIMARY KEY, run_id TEXT NOT NULL, step TEXT NOT NULL, created_at REAL NOT NULL);
+"""
+
+_STEP_FIELDS = (
+    "status",
+    "reused",
+    "reused_from",
+    "reason",
+    "attempts",
+    "started_at",
+    "finished_at",
+    "duration",
+    "error",
+    "traceback",
+    "cache_key",
+    "code_fp",
+    "inputs",
+)
+_RUN_FIELDS = ("status", "started_at", "finished_at", "error", "tags")
+
+
+class History(Database):
+    """The workspace's run history. Safe to share between threads; several processes may use one file.
+
+    Args:
+        path: the SQLite file (created with its schema when missing).
+    """
+
+    def __init__(self, path: Path):
+        super().__init__(path, _SCHEMA)
+
+    # runs -------------------------------------------------------------------------------
+    def create_run(self, run: dict[str, Any], steps: Iterable[tuple[str, str]]) -> None:
+        """Insert a run and one NotStarted row per (step, component), in one transaction."""
+        with self.transaction() as c:
+            if c.execute("SELECT 1 FROM runs WHERE id=?", (run["id"],)).fetchone():
+                raise RunExistsError(
+                    f"a run with id {run['id']!r} already exists in {self.path}; "
+                    "leave run_id unset for a new id"
+                )
+            c.execute(
+                "INSERT INTO runs (id, pipeline, experiment, status, params, executor, "
+                "regenerate_outputs, created_at, source, pid, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run["id"],
+                    run["pipeline"],
+                    run.get("experiment"),
+                    run["status"],
+                    json.dumps(run["params"], default=str),
+                    run.get("executor"),
+                    int(run.get("regenerate_outputs", False)),
+                    run["created_at"],
+                    run.get("source"),
+                    run.get("pid"),
+                    json.dumps(run.get("outputs", {})),
+                ),
+            )
+            c.executemany(
+                "INSERT INTO step_runs (run_id, step, component, status, position) VALUES (?,?,?,?,?)",
+                [(run["id"], s, comp, Status.NOT_STARTED, i) for i, (s, comp) in enumerate(steps)],
+            )
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Set run columns (status, started_at, finished_at, error, tags)."""
+        with self.transaction() as c:
+            update_run_op(c, run_id, fields)
+
+    def update_steps(self, run_id: str, updates: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Set step columns for several steps in one transaction."""
+        with self.transaction() as c:
+            update_steps_op(c, run_id, updates)
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark runs Failed whose recording process died (killed, crashed); returns their ids.
+
+        A run is "Running" only while the process that started it lives; after SIGKILL or a
+        power cut nothing else would ever finish its record.
+        """
+        rows = self.query(
+            "SELECT id, pid FROM runs WHERE status=? AND pid IS NOT NULL", (Status.RUNNING,)
+        )
+        dead = [r["id"] for r in rows if not pid_alive(r["pid"])]
+        if not dead:
+            return []
+        now = time.time()
+        with self.transaction() as c:
+            for rid in dead:
+                why = "the process running it died (killed or crashed) before it finished"
+                c.execute(
+                    "UPDATE runs SET status=?, finished_at=?, error=? WHERE id=? AND status=?",
+                    (Status.FAILED, now, why, rid, Status.RUNNING),
+                )
+                c.execute(
+                    "UPDATE step_runs SET status=?, error=? WHERE run_id=? AND status=?",
+                    (Status.FAILED, "the process running this step died", rid, Status.RUNNING),
+                )
+                c.execute(
+                    "UPDATE step_runs SET status=? WHERE run_id=? AND status IN (?, ?)",
+                    (Status.SKIPPED, rid, Status.NOT_STARTED, Status.QUEUED),
+                )
+        return dead
+
+    # reads ------------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """The run row (params decoded), or None."""
+        rows = self.query("SELECT * FROM runs WHERE id=?", (run_id,))
+        if not rows:
+            return None
+        row = dict(rows[0])
+        row["params"] = json.loads(row["params"])
+        row["outputs"] = json.loads(row["outputs"] or "{}")
+        return row
+
+    def find_run_ids(self, prefix: str) -> list[str]:
+        """Run ids starting with ``prefix`` (so users may type a unique prefix)."""
+        rows = self.query(
+            "SELECT id FROM runs WHERE id LIKE ? ORDER BY created_at DESC", (prefix + "%",)
+        )
+        return [r["id"] for r in rows]
+
+    def list_runs(
+        self, limit: int | None = None, pipeline: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Runs newest first."""
+        sql = "SELECT * FROM runs" + (" WHERE pipeline=?" if pipeline else "")
+        sql += " ORDER BY created_at DESC, rowid DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        rows = [dict(r) for r in self.query(sql, (pipeline,) if pipeline else ())]
+        for r in rows:
+            r["params"] = json.loads(r["params"])
+        return rows
+
+    def get_steps(self, run_id: str) -> list[dict[str, Any]]:
+        """Step rows of a run in pipeline order."""
+        rows = self.query("SELECT * FROM step_runs WHERE run_id=? ORDER BY position", (run_id,))
+        return [dict(r) for r in rows]
+
+    def get_metrics(self, run_id: str, step: str | None = None) -> list[dict[str, Any]]:
+        """Metric rows (value decoded) in logging order."""
+        sql = "SELECT * FROM metrics WHERE run_id=?" + (" AND step=?" if step else "")
+        sql += " ORDER BY step, logged_at, seq"
+        rows = [dict(r) for r in self.query(sql, (run_id, step) if step else (run_id,))]
+        for r in rows:
+            r["value"] = json.loads(r["value"])
+        return rows
+
+    def get_outputs(
+        self, run_id: str, step: str | None = None
+    ) -> list[tuple[str, str, ArtifactRecord]]:
+        """(step, output name, artifact) for a run's recorded outputs."""
+        sql = (
+            "SELECT o.step, o.name, a.* FROM step_outputs o JOIN artifacts a "
+            "ON a.fingerprint = o.fingerprint WHERE o.run_id=?" + (" AND o.step=?" if step else "")
+        )
+        rows = self.query(sql, (run_id, step) if step else (run_id,))
+        return [(r["step"], r["name"], _record(r)) for r in rows]
+
+
+def update_run_op(c: sqlite3.Connection, run_id: str, fields: dict[str, Any]) -> None:
+    """Set run columns."""
+    bad = set(fields) - set(_RUN_FIELDS)
+    if bad:
+        raise ValueError(f"unknown run fields {sorted(bad)}")
+    sets = ", ".join(f"{k}=?" for k in fields)
+    c.execute(f"UPDATE runs SET {sets} WHERE id=?", (*fields.values(), run_id))
+
+
+def update_steps_op(
+    c: sqlite3.Connection, run_id: str, updates: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Set step columns for several steps."""
+    for step, fields in updates:
+        _update_step(c, run_id, step, fields)
+
+
+def finish_step_op(
+    c: sqlite3.Connection,
+    run_id: str,
+    step: str,
+    fields: dict[str, Any],
+    outputs: Sequence[tuple[str, ArtifactRecord]] = (),
+    metrics: Sequence[tuple[str, Any, float]] = (),
+    cache_key: str | None = None,
+    metrics_from: tuple[str, str] | None = None,
+) -> None:
+    """Record a finished step with its outputs, metrics and (optionally) its cache entry.
+
+    ``metrics_from`` = (run id, step) copies that step's metrics (a reused step shows the
+    metrics of the run it reused).
+    """
+    now = time.time()
+    _update_step(c, run_id, step, fields)
+    c.executemany(
+        "INSERT OR IGNORE INTO artifacts VALUES (?,?,?,?,?,?,?)",
+        [(a.fingerprint, a.kind, a.fmt, a.uri, a.size, a.flavor, now) for _, a in outputs],
+    )
+    c.executemany(
+        "INSERT OR REPLACE INTO step_outputs VALUES (?,?,?,?)",
+        [(run_id, step, name, a.fingerprint) for name, a in outputs],
+    )
+    seqs: dict[str, int] = {}
+    rows = []
+    for name, value, ts in metrics:
+        seqs[name] = seqs.get(name, -1) + 1
+        rows.append((run_id, step, name, seqs[name], json.dumps(value), ts))
+    c.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?)", rows)
+    if metrics_from is not None:
+        c.execute(
+            "INSERT OR REPLACE INTO metrics SELECT ?, ?, name, seq, value, logged_at "
+            "FROM metrics WHERE run_id=? AND step=?",
+            (run_id, step, *metrics_from),
+        )
+    if cache_key is not None:
+        c.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?)", (cache_key, run_id, step, now))
+
+
+def _update_step(c: sqlite3.Connection, run_id: str, step: str, fields: dict[str, Any]) -> None:
+    bad = set(fields) - set(_STEP_FIELDS)
+    if bad:
+        raise ValueError(f"unknown step fields {sorted(bad)}")
+    if "inputs" in fields and not isinstance(fields["inputs"], (str, type(None))):
+        fields = {**fields, "inputs": json.dumps(fields["inputs"])}
+    sets = ", ".join(f"{k}=?" for k in fields)
+    c.execute(
+        f"UPDATE step_runs SET {sets} WHERE run_id=? AND step=?", (*fields.values(), run_id, step)
+    )
+
+
+def _record(row: dict[str, Any]) -> ArtifactRecord:
+    return ArtifactRecord(
+        row["fingerprint"], row["kind"], row["fmt"], row["uri"], row["size"], row["flavor"] or ""
+    )

@@ -1,0 +1,95 @@
+"""The workspace: a folder holding the SQLite history and the artifact store's configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import WorkspaceError
+from .artifacts import ArtifactStore
+from .history import History
+
+DEFAULT_DIRNAME = ".headrace"
+ENV_HOME = "HEADRACE_HOME"
+
+
+def resolve_root(path: str | os.PathLike[str] | None = None) -> Path:
+    """The workspace folder: ``path``, else ``$HEADRACE_HOME``, else ``./.headrace``."""
+    if path is not None:
+        return Path(path).expanduser().absolute()
+    env = os.environ.get(ENV_HOME)
+    return Path(env).expanduser().absolute() if env else Path.cwd() / DEFAULT_DIRNAME
+
+
+class Workspace:
+    """A workspace folder: ``headrace.db`` (runs, steps, metrics, cache index), ``workspace.json``
+    (the artifact root, any fsspec URL) and, by default, ``artifacts/``.
+
+    Args:
+        root: the workspace folder (created if missing).
+        artifact_root: where artifacts go (a folder or an fsspec URL); recorded on first use.
+        storage_options: fsspec options for the artifact root (e.g. an S3 endpoint).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        artifact_root: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ):
+        self.root = resolve_root(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise WorkspaceError(f"workspace {self.root} is a file; give a folder with --workspace")
+        self.root.mkdir(parents=True, exist_ok=True)
+        config = self._config(artifact_root, storage_options)
+        self.history = History(self.root / "headrace.db")
+        # A local artifact root stages under itself (renames must not cross filesystems);
+        # a remote one stages in the workspace.
+        remote = "://" in config["artifact_root"] and not config["artifact_root"].startswith(
+            "file://"
+        )
+        self.store = ArtifactStore(
+            config["artifact_root"],
+            staging=str(self.root / "tmp") if remote else None,
+            storage_options=config.get("storage_options"),
+        )
+
+    def _config(self, artifact_root: str | None, options: dict[str, Any] | None) -> dict[str, Any]:
+        path = self.root / "workspace.json"
+        if path.exists():
+            try:
+                config = json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise WorkspaceError(
+                    f"{path} is not valid JSON ({exc}); fix it or delete it to use the default "
+                    "artifact folder"
+                ) from exc
+            if artifact_root is not None and artifact_root != config.get("artifact_root"):
+                raise WorkspaceError(
+                    f"workspace {self.root} stores artifacts at {config.get('artifact_root')!r}, "
+                    f"not {artifact_root!r}; use another workspace folder for another store"
+                )
+            return dict(config)
+        config = {
+            "artifact_root": artifact_root or str(self.root / "artifacts"),
+            "storage_options": options or {},
+        }
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(config, indent=2))
+        os.replace(tmp, path)
+        return config
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.history.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Workspace {self.root}>"
