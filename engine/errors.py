@@ -1,4 +1,22 @@
-"""The headrace error hierarchy: definition errors versus wrapped step failures."""
+"""Every exception headrace raises on purpose, in one module.
+
+The hierarchy::
+
+    HeadraceError                     root: catch this to catch anything headrace raises
+    ├── DefinitionError               a component or pipeline is wrong (found at build time)
+    ├── ParameterError                a parameter value is unknown, missing or ill-typed
+    ├── PipelineLoadError             FILE.py[:PIPELINE] cannot be loaded
+    ├── WorkspaceError                the workspace database or store cannot be used as asked
+    │   └── RunExistsError            a run with the requested id is already recorded
+    ├── ArtifactError                 a value cannot be stored as, or loaded from, an artifact
+    ├── StepFailedError               user code in a step raised (carries its traceback)
+    ├── UnhashableInput (TypeError)   a value has no canonical fingerprint
+    ├── StoreUnreachableError         Dask workers cannot see the workspace's artifact store
+    └── PrefectServerError (RuntimeError)  the Prefect server cannot be started or reached
+
+The scheduler's errors (``ScheduleError``, ``SchedulerError``, ``DaemonRunningError``) are
+``HeadraceError`` subclasses too; they live with the scheduler, which the engine never imports.
+"""
 
 from __future__ import annotations
 
@@ -63,6 +81,22 @@ class StepFailedError(HeadraceError):
         self.error_type = error_type
         self.user_traceback = user_traceback
         super().__init__(f"step {step!r} (component {component!r}) failed: {error_type}: {message}")
+
+
+class PipelineLoadError(HeadraceError):
+    """The file or the pipeline named in ``FILE.py[:PIPELINE]`` cannot be loaded."""
+
+
+class UnhashableInput(HeadraceError, TypeError):
+    """A value has no canonical fingerprint (not a primitive, Enum or container of them)."""
+
+
+class StoreUnreachableError(HeadraceError):
+    """Dask workers cannot see the workspace's artifact store."""
+
+
+class PrefectServerError(HeadraceError, RuntimeError):
+    """The Prefect server cannot be started, found or reached."""
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -14,13 +14,13 @@ from ..status import Status
 from ..store.runs import PipelineRun
 
 STYLE = {
-    "NotStarted": "dim",
-    "Queued": "cyan",
-    "Running": "yellow",
-    "Completed": "green",
-    "Failed": "bold red",
-    "Skipped": "dim",
-    "Canceled": "magenta",
+    Status.NOT_STARTED: "dim",
+    Status.QUEUED: "cyan",
+    Status.RUNNING: "yellow",
+    Status.COMPLETED: "green",
+    Status.FAILED: "bold red",
+    Status.SKIPPED: "dim",
+    Status.CANCELED: "magenta",
 }
 
 
@@ -66,7 +66,14 @@ class LiveSteps:
     def __rich__(self) -> Group:
         counts = Counter(self.status.values())
         head = Text(f"{self.pipeline}  {fmt_duration(time.time() - self.t0)}  ")
-        for name in ("Completed", "Running", "Failed", "Skipped", "NotStarted"):
+        shown = (
+            Status.COMPLETED,
+            Status.RUNNING,
+            Status.FAILED,
+            Status.SKIPPED,
+            Status.NOT_STARTED,
+        )
+        for name in shown:
             if counts.get(name):
                 head.append(f"{name} {counts[name]}  ", style=STYLE[name])
         table = Table(box=None, show_header=False, pad_edge=False)
@@ -80,7 +87,7 @@ class LiveSteps:
         items = list(self.status.items())
         if len(items) <= self.max_rows:
             return items
-        running = [i for i in items if i[1] == "Running"]
+        running = [i for i in items if i[1] == Status.RUNNING]
         recent = sorted(self.ended, key=self.ended.__getitem__)[-(self.max_rows - len(running)) :]
         keep = {n for n, _ in running} | set(recent)
         return [i for i in items if i[0] in keep][: self.max_rows]

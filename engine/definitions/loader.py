@@ -9,12 +9,8 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from ..errors import HeadraceError, did_you_mean
+from ..errors import HeadraceError, PipelineLoadError, did_you_mean
 from .pipeline import Pipeline
-
-
-class PipelineLoadError(HeadraceError):
-    """The file or the pipeline named in ``FILE.py[:PIPELINE]`` cannot be loaded."""
 
 
 def split_target(target: str) -> tuple[Path, str | None]:

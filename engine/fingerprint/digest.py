@@ -10,6 +10,8 @@ from typing import Any
 
 import xxhash
 
+from ..errors import UnhashableInput
+
 __all__ = [
     "UnhashableInput",
     "new_hasher",
@@ -36,10 +38,6 @@ CODE = b"headrace.code.v1\0"
 KEY = b"headrace.cache-key.v1\0"
 
 _LEN = struct.Struct("<Q")
-
-
-class UnhashableInput(TypeError):
-    """A value has no canonical fingerprint (not a primitive, Enum or container of them)."""
 
 
 def new_hasher() -> xxhash.xxh3_128:

@@ -16,7 +16,8 @@ import xxhash
 
 from ..errors import ArtifactError
 from ..fingerprint.keys import hash_bytes
-from ..types import PARAMETER, PATH, PATHS, TABLE, coerce, table_flavor
+from ..types import PARAMETER, coerce, table_flavor
+from .serializers import ArtifactFormat, json_bytes, serialize
 
 _READ_ONLY = 0o444
 
@@ -36,7 +37,7 @@ class ArtifactRecord:
 
     fingerprint: str
     kind: str
-    fmt: str
+    fmt: ArtifactFormat
     uri: str
     size: int
     flavor: str = ""
@@ -97,10 +98,10 @@ class ArtifactStore:
             ArtifactError: the value does not fit the kind (names what was expected).
         """
         if kind == PARAMETER and self.is_local:
-            return self._write_small(_json_bytes(value), kind, "json", "value.json")
+            return self._write_small(json_bytes(value), kind, "json", "value.json")
         stage = self.new_staging_dir()
         try:
-            fmt, payload, flavor = _serialize(value, kind, stage, movable)
+            fmt, payload, flavor = serialize(value, kind, stage, movable)
             digest, size = _digest_payload(stage / payload)
             fp = _address(kind, fmt, payload, digest)
             record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), size, flavor)
@@ -109,7 +110,9 @@ class ArtifactStore:
         finally:
             shutil.rmtree(stage, ignore_errors=True)
 
-    def _write_small(self, data: bytes, kind: str, fmt: str, payload: str) -> ArtifactRecord:
+    def _write_small(
+        self, data: bytes, kind: str, fmt: ArtifactFormat, payload: str
+    ) -> ArtifactRecord:
         """Fast path for small in-memory payloads: hash the bytes, write only when new."""
         fp = _address(kind, fmt, payload, hash_bytes(data))
         record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), len(data))
@@ -281,101 +284,6 @@ def _complete(path: Path, size: int) -> bool:
 def _protocols(fs: Any) -> tuple[str, ...]:
     proto = fs.protocol
     return (proto,) if isinstance(proto, str) else tuple(proto)
-
-
-def _serialize(value: Any, kind: str, stage: Path, movable: Path | None) -> tuple[str, str, str]:
-    if kind == PARAMETER:
-        try:
-            data = json.dumps(_jsonable(value), allow_nan=True).encode()
-        except TypeError as exc:
-            raise ArtifactError(
-                f"expected a JSON-able parameter value, got {type(value).__name__}"
-            ) from exc
-        (stage / "value.json").write_bytes(data)
-        return "json", "value.json", ""
-    if kind == TABLE:
-        return _write_table(value, stage)
-    if kind == PATH:
-        return _write_path(value, stage, movable)
-    if kind == PATHS:
-        return _write_paths(value, stage, movable)
-    import joblib
-
-    joblib.dump(value, stage / "object.joblib")
-    return "joblib", "object.joblib", ""
-
-
-def _json_bytes(value: Any) -> bytes:
-    try:
-        return json.dumps(_jsonable(value), allow_nan=True).encode()
-    except TypeError as exc:
-        raise ArtifactError(
-            f"expected a JSON-able parameter value, got {type(value).__name__}"
-        ) from exc
-
-
-def _jsonable(value: Any) -> Any:
-    import enum
-
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        return value.item()
-    return value
-
-
-def _write_table(value: Any, stage: Path) -> tuple[str, str, str]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if isinstance(value, pa.Table):
-        pq.write_table(value, stage / "data.parquet")
-        return "parquet", "data.parquet", "arrow"
-    if type(value).__name__ == "DataFrame":
-        value.to_parquet(stage / "data.parquet", engine="pyarrow")
-        return "parquet", "data.parquet", "pandas"
-    raise ArtifactError(f"expected a pandas.DataFrame or pyarrow.Table, got {type(value).__name__}")
-
-
-def _write_path(value: Any, stage: Path, movable: Path | None) -> tuple[str, str, str]:
-    if not isinstance(value, (str, Path)):
-        raise ArtifactError(
-            f"expected a pathlib.Path to a file or folder, got {type(value).__name__}"
-        )
-    src = Path(value)
-    if not src.exists():
-        raise ArtifactError(
-            f"the returned path {str(src)!r} does not exist; write the file (e.g. under "
-            "get_run_context().output_dir) before returning its path"
-        )
-    own = movable is not None and src.resolve().is_relative_to(movable.resolve())
-    # The step's own output_dir has a random name: store it as "output" so identical
-    # contents get the same address (early cut-off).
-    name = (
-        "output" if own and movable is not None and src.resolve() == movable.resolve() else src.name
-    )
-    dest = stage / (name or "data")
-    if own:
-        os.rename(src, dest)  # the step's own output: move, do not copy
-        return ("folder" if dest.is_dir() else "file"), dest.name, ""
-    if src.is_dir():
-        shutil.copytree(src, dest, symlinks=False)
-        return "folder", dest.name, ""
-    shutil.copy2(src, dest)
-    return "file", dest.name, ""
-
-
-def _write_paths(value: Any, stage: Path, movable: Path | None) -> tuple[str, str, str]:
-    if not isinstance(value, (list, tuple)):
-        raise ArtifactError(f"expected a list of pathlib.Path, got {type(value).__name__}")
-    folder = stage / "files"
-    folder.mkdir()
-    for i, item in enumerate(value):
-        _, name, _ = _write_path(item, folder, movable)
-        os.rename(folder / name, folder / f"{i:05d}-{name}")
-    return "files", "files", ""
 
 
 def _digest_payload(path: Path) -> tuple[str, int]:

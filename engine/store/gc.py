@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..status import Status
 from .artifacts import ArtifactRecord, local_size
 from .workspace import Workspace
 
@@ -77,7 +78,7 @@ def collect(
         young = older_than is not None and now - r["created_at"] < older_than
         recent = keep_last is not None and i < keep_last
         selected = keep_last is not None or older_than is not None
-        if selected and not (young or recent) and r["status"] != "Running":
+        if selected and not (young or recent) and r["status"] != Status.RUNNING:
             report.runs.append(r["id"])
     if report.runs and not dry_run:
         with h.transaction() as c:
@@ -115,11 +116,11 @@ def _repoint_cache(c: Any, forgotten: list[str]) -> None:
     marks = ",".join("?" * len(forgotten))
     c.execute(
         f"UPDATE cache SET (run_id, step) = (SELECT s.run_id, s.step FROM step_runs s "
-        f"WHERE s.cache_key = cache.key AND s.status = 'Completed' AND s.run_id NOT IN ({marks}) "
+        f"WHERE s.cache_key = cache.key AND s.status = ? AND s.run_id NOT IN ({marks}) "
         f"ORDER BY s.finished_at DESC LIMIT 1) WHERE run_id IN ({marks}) AND EXISTS "
-        f"(SELECT 1 FROM step_runs s WHERE s.cache_key = cache.key AND s.status = 'Completed' "
+        f"(SELECT 1 FROM step_runs s WHERE s.cache_key = cache.key AND s.status = ? "
         f"AND s.run_id NOT IN ({marks}))",
-        [*forgotten, *forgotten, *forgotten],
+        [Status.COMPLETED, *forgotten, *forgotten, Status.COMPLETED, *forgotten],
     )
 
 

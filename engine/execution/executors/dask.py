@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ...errors import HeadraceError
+from ...errors import StoreUnreachableError
 from ..task import StepResult, StepTask
 from .base import RunInfo, infrastructure_failure
 from .shipping import dumps, run_pickled, run_pickled_eager
@@ -37,10 +37,6 @@ def _sees(root: str, options: dict[str, Any], marker: str) -> bool | str:
         return True if fs.exists(marker) else "the store looks empty from there"
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
-
-
-class StoreUnreachableError(HeadraceError):
-    """Dask workers cannot see the workspace's artifact store."""
 
 
 class DaskExecutor:

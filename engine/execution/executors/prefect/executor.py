@@ -295,7 +295,7 @@ class PrefectExecutor:
                 _OUTBOX.pop(outbox, None)  # the body never delivered (it did not run)
         if out.done() and not out.cancelled():  # delivered by the task body
             with self._lock:
-                self._states[task.step] = "Completed" if out.result().ok else "Failed"
+                self._states[task.step] = Status.COMPLETED if out.result().ok else Status.FAILED
             return
         try:
             result = prefect_future.result(raise_on_failure=False)
@@ -306,7 +306,7 @@ class PrefectExecutor:
         except Exception as exc:
             result = infrastructure_failure(task, "the Prefect task run", exc)
         with self._lock:
-            self._states[task.step] = "Completed" if result.ok else "Failed"
+            self._states[task.step] = Status.COMPLETED if result.ok else Status.FAILED
         with contextlib.suppress(InvalidStateError):  # the runner gave up on it (timeout)
             out.set_result(result)
 
@@ -325,7 +325,7 @@ class PrefectExecutor:
         for step, ups in run.upstream.items():
             if step not in self._futures:
                 why = self._skip_reason(ups)
-                self._states[step] = "Skipped"
+                self._states[step] = Status.SKIPPED
                 self._submit_task(step, step, None, ("skipped", why), self._waits(ups, True))
         wait(list(self._futures.values()))
         summary = partial(
@@ -339,7 +339,7 @@ class PrefectExecutor:
             target=contextvars.copy_context().run, args=(summary,), name="headrace-summary"
         )
         self._summary_thread.start()
-        failed = [s for s, st in self._states.items() if st == "Failed"]
+        failed = [s for s, st in self._states.items() if st == Status.FAILED]
         if status is Status.FAILED:
             return Failed(message=f"{len(failed)} step(s) failed: {', '.join(failed)}")
         if status is Status.CANCELED:
@@ -347,11 +347,11 @@ class PrefectExecutor:
         return Completed(message=f"headrace run {run.run_id} completed")
 
     def _skip_reason(self, upstream: Sequence[str]) -> str:
-        for state, verb in (("Failed", "failed"), ("Skipped", "was skipped")):
+        for state, verb in ((Status.FAILED, "failed"), (Status.SKIPPED, "was skipped")):
             bad = [u for u in dict.fromkeys(upstream) if self._states.get(u) == state]
             if bad:
                 return f"not run: upstream step {', '.join(bad)} {verb}"
-        failed = [s for s, st in self._states.items() if st == "Failed"]
+        failed = [s for s, st in self._states.items() if st == Status.FAILED]
         if failed:
             return f"not run: the run stopped after step {', '.join(failed)} failed"
         return "not run: the run stopped before this step could start"

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from headrace.engine.errors import HeadraceError
+from ....errors import PrefectServerError
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
@@ -26,10 +26,6 @@ _LOG = "server.log"
 _CLIENT_ONLY_VARS = ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_PROFILE", "PREFECT_UI_URL")
 # Popen objects of servers this process started, kept so they can be reaped (no zombies).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-class PrefectServerError(HeadraceError, RuntimeError):
-    """The Prefect server cannot be started, found or reached."""
 
 
 @dataclass(frozen=True)

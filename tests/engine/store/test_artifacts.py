@@ -11,8 +11,7 @@ from headrace.engine import Workspace
 from headrace.engine.errors import ArtifactError, WorkspaceError
 from headrace.engine.store.artifacts import ArtifactStore
 from headrace.engine.types import OBJECT, PARAMETER, PATH, PATHS, TABLE
-
-from .dags import chain
+from tests.engine.dags import chain
 
 
 def test_same_content_same_address_and_dedupe(tmp_path: Path) -> None:

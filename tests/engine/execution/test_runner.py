@@ -20,9 +20,8 @@ from headrace.engine import (
     pipeline,
 )
 from headrace.engine.errors import RunExistsError
-
-from . import dags
-from .dags import chain, diamond, failing_branch, fan_out_two, files_and_arrow
+from tests.engine import dags
+from tests.engine.dags import chain, diamond, failing_branch, fan_out_two, files_and_arrow
 
 
 def test_chain_runs_and_records_outputs_and_metrics(ws) -> None:

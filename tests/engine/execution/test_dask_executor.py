@@ -10,11 +10,10 @@ from headrace.engine import Workspace, component, pipeline
 from headrace.engine.definitions.loader import load_pipeline
 from headrace.engine.execution.executors import make_executor
 from headrace.engine.execution.executors.dask import StoreUnreachableError
-
-from .dags import chain, diamond
+from tests.engine.dags import chain, diamond
 
 pytestmark = pytest.mark.slow
-FILES = Path(__file__).parent / "cli_files"
+FILES = Path(__file__).parents[1] / "cli_files"
 
 
 def test_components_from_a_file_loaded_by_path(ws, dask_client) -> None:

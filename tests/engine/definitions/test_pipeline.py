@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from headrace.engine import DefinitionError, ParameterError, component, pipeline
-
-from .dags import chain, diamond, failing_branch, make_numbers, scale, total
+from tests.engine.dags import chain, diamond, failing_branch, make_numbers, scale, total
 
 
 @component

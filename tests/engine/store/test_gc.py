@@ -10,8 +10,7 @@ import pytest
 
 from headrace.engine import PipelineRun, Workspace
 from headrace.engine.store.gc import collect, parse_age
-
-from .dags import chain
+from tests.engine.dags import chain
 
 
 def test_gc_keeps_what_kept_runs_use(ws: Workspace) -> None:
@@ -60,7 +59,7 @@ def test_reap_dead_runs(ws: Workspace) -> None:
 
 
 def test_cli_explain_and_gc(tmp_path: Path) -> None:
-    files = Path(__file__).parent / "cli_files"
+    files = Path(__file__).parents[1] / "cli_files"
     ws = str(tmp_path / "ws")
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from headrace.engine import component, pipeline
-
-from .dags import chain, diamond, failing_branch
+from tests.engine.dags import chain, diamond, failing_branch
 
 EXECUTORS = [
     "local",

@@ -274,7 +274,7 @@ def test_unfingerprintable_input_refuses_reuse_with_a_warning(ws) -> None:
 
 
 def test_reuse_across_processes_executor(ws) -> None:
-    from .dags import diamond
+    from tests.engine.dags import diamond
 
     first = diamond.submit(workspace=ws, executor="local-processes", max_workers=2)
     second = diamond.submit(workspace=ws, executor="local-processes", max_workers=2)

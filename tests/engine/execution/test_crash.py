@@ -14,7 +14,7 @@ import pytest
 
 from headrace.engine import PipelineRun, Workspace
 
-FILES = Path(__file__).parent / "cli_files"
+FILES = Path(__file__).parents[1] / "cli_files"
 pytestmark = pytest.mark.slow
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-FILES = Path(__file__).parent / "cli_files"
+FILES = Path(__file__).parents[1] / "cli_files"
 
 
 def headrace(

@@ -14,9 +14,8 @@ from headrace.engine import Workspace
 from headrace.engine.execution.executors import make_executor
 from headrace.engine.execution.executors.prefect.executor import PrefectExecutor
 from headrace.engine.execution.executors.prefect.server import ServerInfo
+from tests.engine.dags import chain, diamond, failing_branch
 from tests.prefect_fixture import prefect_client_env, workspace_of
-
-from .dags import chain, diamond, failing_branch
 
 pytestmark = pytest.mark.slow
 

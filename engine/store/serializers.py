@@ -1,0 +1,121 @@
+"""Serializers: a step's returned value → the payload files of an artifact, by kind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import ArtifactError
+from ..types import PARAMETER, PATH, PATHS, TABLE
+
+ArtifactFormat = Literal["json", "parquet", "file", "folder", "files", "joblib"]
+"""How an artifact's payload is stored."""
+
+
+def serialize(
+    value: Any, kind: str, stage: Path, movable: Path | None
+) -> tuple[ArtifactFormat, str, str]:
+    """Write ``value`` as an artifact of ``kind`` into the folder ``stage``.
+
+    Args:
+        value: what the step returned for the output.
+        kind: the output's artifact kind (see :mod:`headrace.engine.types`).
+        stage: a private local folder the payload is written into.
+        movable: a folder whose files may be moved instead of copied (the step's output_dir).
+
+    Returns:
+        (format, payload name inside ``stage``, table flavor or "").
+
+    Raises:
+        ArtifactError: the value does not fit the kind (names what was expected).
+    """
+    if kind == PARAMETER:
+        (stage / "value.json").write_bytes(json_bytes(value))
+        return "json", "value.json", ""
+    if kind == TABLE:
+        return _write_table(value, stage)
+    if kind == PATH:
+        return _write_path(value, stage, movable)
+    if kind == PATHS:
+        return _write_paths(value, stage, movable)
+    import joblib
+
+    joblib.dump(value, stage / "object.joblib")
+    return "joblib", "object.joblib", ""
+
+
+def json_bytes(value: Any) -> bytes:
+    """A parameter-kind value as JSON bytes (enums by value, paths as text, numpy scalars)."""
+    try:
+        return json.dumps(_jsonable(value), allow_nan=True).encode()
+    except TypeError as exc:
+        raise ArtifactError(
+            f"expected a JSON-able parameter value, got {type(value).__name__}"
+        ) from exc
+
+
+def _jsonable(value: Any) -> Any:
+    import enum
+
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return value.item()
+    return value
+
+
+def _write_table(value: Any, stage: Path) -> tuple[ArtifactFormat, str, str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(value, pa.Table):
+        pq.write_table(value, stage / "data.parquet")
+        return "parquet", "data.parquet", "arrow"
+    if type(value).__name__ == "DataFrame":
+        value.to_parquet(stage / "data.parquet", engine="pyarrow")
+        return "parquet", "data.parquet", "pandas"
+    raise ArtifactError(f"expected a pandas.DataFrame or pyarrow.Table, got {type(value).__name__}")
+
+
+def _write_path(value: Any, stage: Path, movable: Path | None) -> tuple[ArtifactFormat, str, str]:
+    if not isinstance(value, (str, Path)):
+        raise ArtifactError(
+            f"expected a pathlib.Path to a file or folder, got {type(value).__name__}"
+        )
+    src = Path(value)
+    if not src.exists():
+        raise ArtifactError(
+            f"the returned path {str(src)!r} does not exist; write the file (e.g. under "
+            "get_run_context().output_dir) before returning its path"
+        )
+    own = movable is not None and src.resolve().is_relative_to(movable.resolve())
+    # The step's own output_dir has a random name: store it as "output" so identical
+    # contents get the same address (early cut-off).
+    name = (
+        "output" if own and movable is not None and src.resolve() == movable.resolve() else src.name
+    )
+    dest = stage / (name or "data")
+    if own:
+        os.rename(src, dest)  # the step's own output: move, do not copy
+        return ("folder" if dest.is_dir() else "file"), dest.name, ""
+    if src.is_dir():
+        shutil.copytree(src, dest, symlinks=False)
+        return "folder", dest.name, ""
+    shutil.copy2(src, dest)
+    return "file", dest.name, ""
+
+
+def _write_paths(value: Any, stage: Path, movable: Path | None) -> tuple[ArtifactFormat, str, str]:
+    if not isinstance(value, (list, tuple)):
+        raise ArtifactError(f"expected a list of pathlib.Path, got {type(value).__name__}")
+    folder = stage / "files"
+    folder.mkdir()
+    for i, item in enumerate(value):
+        _, name, _ = _write_path(item, folder, movable)
+        os.rename(folder / name, folder / f"{i:05d}-{name}")
+    return "files", "files", ""
