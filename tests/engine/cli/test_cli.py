@@ -136,3 +136,13 @@ def test_ctrl_c_records_canceled(tmp_path: Path) -> None:
         assert c.execute("SELECT status, error FROM runs").fetchone()[0] == "Canceled"
         steps = dict(c.execute("SELECT step, status FROM step_runs").fetchall())
     assert steps == {"nap": "Canceled", "nap_2": "Canceled"}
+
+
+def test_error_text_is_printed_as_written_not_as_rich_markup(tmp_path: Path) -> None:
+    """Brackets in an error (types, the fix hint) reach the terminal unmangled."""
+    proc = headrace("run", str(FILES / "markup_types.py"), ws=tmp_path / "ws", check=2)
+    assert "expects dict[str, int] but step 'make' output 'output' is int" in proc.stderr
+    proc = headrace("run", str(FILES / "markup_hint.py"), ws=tmp_path / "ws", check=2)
+    assert '`-> tuple[Annotated[object, "model"], Annotated[float, "accuracy"]]`' in proc.stderr
+    proc = headrace("run", str(FILES / "one.py"), "--param", "[red]x", ws=tmp_path / "ws", check=2)
+    assert "--param '[red]x' is not NAME=VALUE" in proc.stderr
