@@ -11,44 +11,36 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from headrace.engine.cli.console import parse_params
+from headrace.engine.cli.console import (
+    ParamOpt,
+    WorkspaceOpt,
+    canceled,
+    fail,
+    out,
+    parse_params,
+    print_failures,
+)
 from headrace.engine.errors import HeadraceError
-from headrace.scheduler.recurrence import ScheduleError
+from headrace.engine.status import Status
 
 schedule_app = typer.Typer(
     help="Create and manage schedules and data-change triggers (fired by `headrace daemon`).",
     no_args_is_help=True,
 )
-out = Console()
-err = Console(stderr=True)
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace", "-w", help="Workspace folder (default $HEADRACE_HOME or ./.headrace)."
-    ),
-]
-ParamOpt = Annotated[
-    list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, repeatable.")
-]
-
-
-def fail(message: str, code: int = 2) -> None:
-    """Print a one-paragraph error to stderr and exit with ``code``."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
-    raise typer.Exit(code)
+#: ``schedule list``'s status of a firing whose run is not recorded yet (about to start).
+STARTING = "Starting"
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn headrace and schedule errors into a one-paragraph message and exit 2."""
+    """Turn headrace errors (schedule errors included) into a one-paragraph message and exit 2."""
     try:
         yield
-    except (HeadraceError, ScheduleError) as exc:
-        fail(str(exc).replace("[", r"\["))
+    except HeadraceError as exc:
+        fail(str(exc))
 
 
 @schedule_app.command("create")
@@ -109,11 +101,12 @@ def _listing(workspace: Path | None) -> list[dict[str, Any]]:
     ws = open_workspace(workspace)
     store = SchedulerStore(ws.history)
     rows = []
-    for s in Schedule.list(ws):
-        row = store.schedule(s.name) or {}
-        cursor = datetime.fromtimestamp(row.get("cursor_time") or s.created_at, UTC)
+    for row in store.schedules():
+        s = Schedule.from_row(row)
+        cursor = datetime.fromtimestamp(row.cursor_time or s.created_at, UTC)
         nxt = s.next_fire(max(cursor, datetime.now(UTC))) if s.enabled else None
-        last = store.last_firing(s.name) or {}
+        last = store.last_firing(s.name)
+        status = ws.history.run_status(last.run_id) if last else None
         rows.append(
             {
                 "name": s.name,
@@ -125,8 +118,8 @@ def _listing(workspace: Path | None) -> list[dict[str, Any]]:
                 "overlap": s.overlap,
                 "enabled": s.enabled,
                 "next_fire": nxt.isoformat() if nxt else None,
-                "last_run": last.get("run_id"),
-                "last_status": last.get("run_status") or ("Starting" if last else None),
+                "last_run": last.run_id if last else None,
+                "last_status": status or (STARTING if last else None),
             }
         )
     return rows
@@ -199,17 +192,13 @@ def trigger(
             ws = open_workspace(workspace)
             run = Schedule.get(name, ws).trigger_now(params, ws)
     except KeyboardInterrupt:
-        err.print("[magenta]run canceled (Ctrl-C); recorded as Canceled[/]")
-        raise typer.Exit(130) from None
+        canceled()
     from headrace.engine.cli.view import steps_table
 
     out.print(steps_table(run))
-    for step in run.steps.values():
-        if step.status.value == "Failed":
-            err.print(f"step {step.name!r} failed:", highlight=False)
-            err.print(step.traceback or step.error, highlight=False, markup=False)
+    print_failures(run)
     out.print(f"run {run.id}: {run.status}", highlight=False)
-    raise typer.Exit(0 if run.status == "Completed" else 1)
+    raise typer.Exit(0 if run.status == Status.COMPLETED else 1)
 
 
 def daemon(

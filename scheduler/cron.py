@@ -20,12 +20,18 @@ from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
+from headrace.engine.errors import HeadraceError
+
 EPOCH = datetime(1970, 1, 1)
 _ONE_US = timedelta(microseconds=1)
 
 
-class ScheduleError(ValueError):
-    """A schedule definition is invalid; the message names the field, the value and the fix."""
+class ScheduleError(HeadraceError, ValueError):
+    """A schedule definition is invalid; the message names the field, the value and the fix.
+
+    A ``HeadraceError`` like every error headrace raises on purpose, and a ``ValueError``
+    (an invalid value), as it always was.
+    """
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

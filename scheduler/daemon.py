@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -12,12 +13,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from headrace.engine.store.workspace import Workspace
+from headrace.engine.types import PATHS
 from headrace.scheduler.launcher import Launcher, SubprocessLauncher
 from headrace.scheduler.lock import WorkspaceLock
 from headrace.scheduler.planner import CATCH_UP_CAP, plan
 from headrace.scheduler.runs import Runs
 from headrace.scheduler.schedule import Schedule, run_id_for
-from headrace.scheduler.store import PENDING, QUEUED, RUNNING, SKIPPED, Firing, SchedulerStore
+from headrace.scheduler.store import (
+    PENDING,
+    QUEUED,
+    RUNNING,
+    SKIPPED,
+    Firing,
+    ScheduleRow,
+    SchedulerStore,
+)
 from headrace.scheduler.triggers import Change, EventHub, Watch
 
 log = logging.getLogger("headrace.scheduler")
@@ -59,7 +69,7 @@ class Daemon:
         self.runs = Runs(workspace, self.store, self.launcher)
         self.watches: dict[str, Watch] = {}
         self.schedules: dict[str, Schedule] = {}
-        self._rows: dict[str, tuple[Any, ...]] = {}
+        self._rows: dict[str, ScheduleRow] = {}  # as last read; a changed row is picked up
         self._next_fire: dict[str, tuple[float, datetime]] = {}
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -151,23 +161,15 @@ class Daemon:
     # schedules table --------------------------------------------------------------------
     def _sync(self) -> None:
         """Pick up schedules created, changed, disabled or deleted since the last pass."""
-        rows = {r["name"]: r for r in self.store.schedules(enabled_only=True)}
+        rows = {r.name: r for r in self.store.schedules(enabled_only=True)}
         for name in [n for n in self.schedules if n not in rows]:
             self._drop(name)
         for name, row in rows.items():
-            key = (
-                row["pipeline"],
-                row["spec"],
-                row["params"],
-                row["catch_up"],
-                row["overlap"],
-                row["cursor_time"],
-                row["updated_at"],
-            )
-            if self._rows.get(name) == key:
+            seen = self._rows.get(name)
+            if seen == row:
                 continue
-            changed_spec = self._rows.get(name, (None, None))[:2] != key[:2]
-            self._rows[name] = key
+            changed_spec = seen is None or (seen.pipeline, seen.spec) != (row.pipeline, row.spec)
+            self._rows[name] = row
             sched = Schedule.from_row(row)
             self.schedules[name] = sched
             self._next_fire.pop(name, None)
@@ -199,7 +201,7 @@ class Daemon:
     # time schedules ---------------------------------------------------------------------
     def _tick_time(self, sched: Schedule, now: datetime) -> None:
         assert sched.timing is not None
-        cursor = float(self._rows[sched.name][5] or sched.created_at)
+        cursor = float(self._rows[sched.name].cursor_time or sched.created_at)
         cached = self._next_fire.get(sched.name)
         if cached is None or cached[0] != cursor:
             after = datetime.fromtimestamp(cursor, UTC)
@@ -236,10 +238,8 @@ class Daemon:
                 len(decided.caught_up),
             )
         self.store.record_time_firings(sched.name, firings, now.timestamp(), time.time())
-        self._rows[sched.name] = (
-            *self._rows[sched.name][:5],
-            now.timestamp(),
-            self._rows[sched.name][6],
+        self._rows[sched.name] = dataclasses.replace(
+            self._rows[sched.name], cursor_time=now.timestamp()
         )
 
     def _decide(
@@ -298,14 +298,14 @@ class Daemon:
         return {spec.data_path_param: files[0] if len(files) == 1 else spec.path}
 
     def _wants_list(self, sched: Schedule, param: str) -> bool:
+        """Whether ``param`` gets several files: the engine classifies its type as PATHS."""
         from headrace.engine.definitions.loader import load_pipeline
-        from headrace.engine.types import PATHS
+        from headrace.scheduler.validate import parameter_kind
 
         try:
-            found = load_pipeline(sched.pipeline).definition.parameter(param)
+            return parameter_kind(load_pipeline(sched.pipeline), param) == PATHS
         except Exception:  # the run itself will report the broken file
             return True
-        return found is not None and found.kind == PATHS
 
     # runs (scheduler/runs.py keeps the bookkeeping) ------------------------------------
     def recover(self) -> None:

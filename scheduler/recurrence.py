@@ -37,6 +37,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from headrace.engine.store.durations import parse_duration
 from headrace.scheduler.cron import (
     EPOCH,
     Cron,
@@ -284,14 +285,8 @@ class Recurrence:
         return cls(**fields_of(d, "recurrence", cls.__dataclass_fields__))
 
 
-_UNITS = {
-    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "Minute"),
-    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "Hour"),
-    **dict.fromkeys(("d", "day", "days"), "Day"),
-    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), "Week"),
-    **dict.fromkeys(("mo", "mon", "month", "months"), "Month"),
-}
-_EVERY = re.compile(r"\s*(\d*)\s*([A-Za-z]+)\s*")
+#: Duration unit (``headrace.engine.store.durations``) -> Recurrence frequency.
+_FREQUENCY_OF = {"m": "Minute", "h": "Hour", "d": "Day", "w": "Week", "mo": "Month"}
 
 
 def _parse_at(at: str, frequency: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -335,14 +330,7 @@ def parse_every(
     Returns:
         The recurrence.
     """
-    match = _EVERY.fullmatch(every) if isinstance(every, str) else None
-    interval = int(match[1] or 1) if match else 0
-    if not match or match[2].lower() not in _UNITS or interval < 1:
-        raise ScheduleError(
-            f"parse_every: every={every!r} is not a duration; give a positive count and a unit "
-            "such as '30m', '2h', '1d', '1w' or '1mo'"
-        )
-    frequency = _UNITS[match[2].lower()]
+    frequency, interval = _every(every)
     hours, minutes = _parse_at(at, frequency) if at is not None else (None, None)
     if week_days is not None and frequency != "Week":
         raise ScheduleError(
@@ -352,6 +340,25 @@ def parse_every(
     days = tuple(week_days.split(",")) if week_days is not None else None
     start = start_time_of(start_time, "parse_every")
     return Recurrence(frequency, interval, hours, minutes, days, None, start, time_zone)
+
+
+def _every(every: str) -> tuple[str, int]:
+    """The frequency and interval of "30m", "2h", "1d", "1w", "1mo" or "day" (a count of 1)."""
+    try:
+        duration = parse_duration(every, default_amount=1)
+    except ValueError:
+        duration = None
+    if (
+        duration is None
+        or duration.unit not in _FREQUENCY_OF
+        or duration.amount < 1
+        or not float(duration.amount).is_integer()
+    ):
+        raise ScheduleError(
+            f"parse_every: every={every!r} is not a duration; give a positive count and a unit "
+            "such as '30m', '2h', '1d', '1w' or '1mo'"
+        )
+    return _FREQUENCY_OF[duration.unit], int(duration.amount)
 
 
 def schedule_from_dict(d: dict[str, Any]) -> Recurrence | Cron:

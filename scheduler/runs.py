@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping
 
-from headrace.engine.status import Status
 from headrace.engine.store.workspace import Workspace
 from headrace.scheduler.launcher import Child, Launcher
 from headrace.scheduler.schedule import Schedule
 from headrace.scheduler.store import DONE, PENDING, QUEUED, RUNNING, SKIPPED, SchedulerStore
 
 log = logging.getLogger("headrace.scheduler")
-_FINAL = {s.value for s in Status if s.is_final}
 
 
 class Runs:
     """Moves recorded firings through their states as their runs start and end.
 
     The firings table is the truth: a firing is decided (pending or queued) before its run
-    starts, marked running just before the launcher starts it, and done once it ended.
+    starts, marked running just before the launcher starts it, and done once it ended. What
+    became of a run is read from the engine's ``History``, never from its tables.
 
     Args:
         workspace: The workspace.
@@ -32,12 +30,13 @@ class Runs:
 
     def __init__(self, workspace: Workspace, store: SchedulerStore, launcher: Launcher):
         self.ws, self.store, self.launcher = workspace, store, launcher
+        self.history = workspace.history
         self.children: dict[str, Child] = {}
 
     def recover(self) -> None:
         """After a restart: relaunch decided runs that never started; adopt runs still going."""
         for firing in self.store.firings([RUNNING]):
-            status = self.store.run_status(firing.run_id)
+            status = self.history.run_status(firing.run_id)
             if status is None:
                 self.store.set_state(
                     firing.run_id, PENDING, time.time(), note="relaunched after restart"
@@ -47,7 +46,7 @@ class Runs:
                     firing.schedule,
                     firing.run_id,
                 )
-            elif status in _FINAL:
+            elif status.is_final:
                 self.store.set_state(firing.run_id, DONE, time.time())
 
     def launch(self, schedules: Mapping[str, Schedule]) -> None:
@@ -65,7 +64,7 @@ class Runs:
                 self.store.set_state(firing.run_id, SKIPPED, time.time(), note="schedule deleted")
                 continue
             busy.add(firing.schedule)
-            if self.store.run_status(firing.run_id) is not None:  # started before a crash
+            if self.history.run_status(firing.run_id) is not None:  # started before a crash
                 self.store.set_state(firing.run_id, RUNNING, time.time())
                 continue
             self.store.set_state(firing.run_id, RUNNING, time.time())
@@ -88,26 +87,12 @@ class Runs:
                 del self.children[run_id]
                 self._finished(run_id, code)
         for firing in self.store.firings([RUNNING]):
-            if firing.run_id not in self.children and self._foreign_done(firing.run_id):
+            # a run an earlier daemon started: over once final, or once its process died
+            if firing.run_id not in self.children and self.history.run_ended(firing.run_id):
                 self.store.set_state(firing.run_id, DONE, time.time())
 
-    def _foreign_done(self, run_id: str) -> bool:
-        """Whether a run started by an earlier daemon has ended (or its process died)."""
-        rows = self.ws.history.query("SELECT status, pid FROM runs WHERE id=?", (run_id,))
-        if not rows:
-            return False
-        if rows[0]["status"] in _FINAL or not rows[0]["pid"]:
-            return True
-        try:
-            os.kill(rows[0]["pid"], 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-
     def _finished(self, run_id: str, code: int) -> None:
-        status = self.store.run_status(run_id) or "never started"
+        status = self.history.run_status(run_id) or "never started"
         self.store.set_state(run_id, DONE, time.time(), exit_code=code)
         log.info("run %s finished: %s (exit %d)", run_id, status, code)
 

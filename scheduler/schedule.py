@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import time
@@ -15,11 +16,11 @@ from headrace.engine.store.workspace import Workspace
 from headrace.engine.types import PATHS
 from headrace.scheduler.recurrence import Cron, Recurrence, parse_every, schedule_from_dict
 from headrace.scheduler.source import TriggerSpec, open_source
-from headrace.scheduler.store import DONE, RUNNING, Firing, SchedulerStore
+from headrace.scheduler.store import DONE, RUNNING, Firing, ScheduleRow, SchedulerStore
+from headrace.scheduler.validate import check_create, parameter_kind
 
 if TYPE_CHECKING:
-    from headrace.engine.definitions.model import PipelineDefinition
-    from headrace.engine.store.runs import PipelineRun
+    from headrace.engine import Pipeline, PipelineRun
 
 CATCH_UP = ("none", "latest", "all")
 OVERLAP = ("skip", "queue", "allow")
@@ -89,23 +90,21 @@ class Schedule:
         return self.timing.describe()
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Schedule:
-        """Build a schedule from a ``schedules`` row."""
-        import json
-
-        spec = json.loads(row["spec"])
-        trigger = TriggerSpec.from_dict(spec) if row["kind"] == "trigger" else None
+    def from_row(cls, row: ScheduleRow) -> Schedule:
+        """Build a schedule from its stored row."""
+        spec = json.loads(row.spec)
+        trigger = TriggerSpec.from_dict(spec) if row.kind == "trigger" else None
         timing = None if trigger else schedule_from_dict(spec)
         return cls(
-            row["name"],
-            row["pipeline"],
+            row.name,
+            row.pipeline,
             timing,
             trigger,
-            json.loads(row["params"]),
-            row["catch_up"],
-            row["overlap"],
-            bool(row["enabled"]),
-            row["created_at"],
+            json.loads(row.params),
+            row.catch_up,
+            row.overlap,
+            row.enabled,
+            row.created_at,
         )
 
     @classmethod
@@ -181,7 +180,7 @@ class Schedule:
         store = SchedulerStore(open_workspace(workspace).history)
         row = store.schedule(name)
         if row is None:
-            names = [r["name"] for r in store.schedules()]
+            names = [r.name for r in store.schedules()]
             raise SchedulerError(
                 f"no schedule named {name!r}.{did_you_mean(name, names)} Schedules: "
                 f"{', '.join(names) or '(none)'}; see `headrace schedule list`"
@@ -224,7 +223,7 @@ class Schedule:
         pipe = load_pipeline(self.pipeline)
         spec = self.trigger
         if spec and spec.data_path_param and spec.data_path_param not in values:
-            values[spec.data_path_param] = _whole_source(spec, pipe.definition)
+            values[spec.data_path_param] = _whole_source(spec, pipe)
         pipe.definition.bind_params(values)
         fired = datetime.now(UTC)
         firing = Firing(
@@ -243,10 +242,9 @@ class Schedule:
             store.set_state(firing.run_id, DONE, time.time())
 
 
-def _whole_source(spec: TriggerSpec, defn: PipelineDefinition) -> str:
+def _whole_source(spec: TriggerSpec, pipe: Pipeline) -> str:
     """A manual run's data parameter: every current file (list[Path]) or the folder (Path)."""
-    param = defn.parameter(spec.data_path_param or "")
-    if param is not None and param.kind == PATHS:
+    if parameter_kind(pipe, spec.data_path_param or "") == PATHS:
         return ",".join(sorted(open_source(spec).list()))
     return spec.path
 
@@ -257,8 +255,6 @@ def _text(params: dict[str, Any] | None) -> dict[str, str]:
 
 def _checked(draft: Schedule, now: float | None) -> Schedule:
     """The draft with its pipeline resolved and checked, stamped with its creation time."""
-    from headrace.scheduler.validate import check_create
-
     target, trigger = check_create(draft.name, draft.pipeline, draft.params, draft.trigger)
     created = time.time() if now is None else now
     return dataclasses.replace(draft, pipeline=target, trigger=trigger, created_at=created)
@@ -274,23 +270,21 @@ def _insert(made: Schedule, ws: Workspace) -> None:
         )
 
 
-def _row(s: Schedule) -> dict[str, Any]:
-    import json
-
+def _row(s: Schedule) -> ScheduleRow:
     spec = s.trigger.to_dict() if s.trigger else s.timing.to_dict()  # type: ignore[union-attr]
-    return {
-        "name": s.name,
-        "pipeline": s.pipeline,
-        "kind": s.kind,
-        "spec": json.dumps(spec),
-        "params": json.dumps(s.params),
-        "catch_up": s.catch_up,
-        "overlap": s.overlap,
-        "enabled": 1,
-        "created_at": s.created_at,
-        "updated_at": s.created_at,
-        "cursor_time": s.created_at,
-    }
+    return ScheduleRow(
+        name=s.name,
+        pipeline=s.pipeline,
+        kind=s.kind,
+        spec=json.dumps(spec),
+        params=json.dumps(s.params),
+        catch_up=s.catch_up,
+        overlap=s.overlap,
+        enabled=True,
+        created_at=s.created_at,
+        updated_at=s.created_at,
+        cursor_time=s.created_at,
+    )
 
 
 def _check_name(name: str) -> None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from headrace.engine.errors import HeadraceError
-from headrace.engine.fingerprint.files import split_protocol
-
-_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?)\s*(ms|s|m|h)?\s*")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+from headrace.engine.store.durations import seconds
+from headrace.engine.store.locations import (
+    fingerprint_file,
+    fingerprint_url,
+    is_local,
+    split_protocol,
+)
 
 #: Protocols of stores whose "folders" are key prefixes under a bucket (container).
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
@@ -23,19 +25,17 @@ Stat = tuple[int, str]
 
 
 def parse_duration(value: str | float, option: str) -> float:
-    """Seconds from "30s", "5m", "250ms", "1h" or a number.
+    """Seconds from "30s", "5m", "250ms", "1h", a bare number of seconds ("30", 30).
 
     Raises:
         HeadraceError: Not a duration.
     """
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
-    if not match:
+    try:
+        return seconds(value, default_unit="s")
+    except ValueError:
         raise HeadraceError(
             f"{option} {value!r} is not a duration; give a number with a unit, e.g. 30s, 5m, 250ms"
-        )
-    return float(match[1]) * _UNIT[match[2]]
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class TriggerSpec:
     @property
     def is_local(self) -> bool:
         """Whether the path is a local folder (watched by filesystem events)."""
-        return split_protocol(self.path)[0] in (None, "file", "local")
+        return is_local(self.path)
 
     def describe(self) -> str:
         """Return e.g. "on change of /data/in (*.csv)"."""
@@ -153,8 +153,6 @@ class LocalSource:
 
     def fingerprint(self, path: str) -> str:
         """The file's content fingerprint (FileNotFoundError when it vanished)."""
-        from headrace.engine.fingerprint.keys import fingerprint_file
-
         return fingerprint_file(path, self.stat_cache)
 
     def snapshot(self) -> dict[str, str]:
@@ -210,8 +208,6 @@ class RemoteSource:
 
     def fingerprint(self, url: str) -> str:
         """The file's content fingerprint (FileNotFoundError when it vanished)."""
-        from headrace.engine.fingerprint.keys import fingerprint_url
-
         return fingerprint_url(url, self.spec.storage_options)
 
     def snapshot(self) -> dict[str, str]:

@@ -1,7 +1,11 @@
-"""The scheduler's tables (schedules, firings, trigger cursors) in the workspace database."""
+"""The scheduler's tables (schedules, firings, trigger cursors) in the workspace database.
+
+Only these tables: what the engine recorded about runs is read through ``History``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -29,6 +33,47 @@ CREATE TABLE IF NOT EXISTS trigger_cursors (
 #: Firing states: decided and waiting to start, waiting for a previous run (overlap=queue),
 #: started, finished, or not run at all (overlap=skip, catch-up=none).
 PENDING, QUEUED, RUNNING, DONE, SKIPPED = "pending", "queued", "running", "done", "skipped"
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One ``schedules`` row as stored: the spec and parameters are JSON text.
+
+    Attributes:
+        name: The schedule's name.
+        pipeline: ``FILE.py[:PIPELINE]`` with an absolute file path.
+        kind: "cron", "recurrence" or "trigger".
+        spec: The timing's or trigger's ``to_dict()``, as JSON.
+        params: Parameter values as text, as JSON.
+        catch_up: "none", "latest" or "all".
+        overlap: "skip", "queue" or "allow".
+        enabled: Whether the daemon fires it.
+        created_at: Epoch seconds.
+        updated_at: Epoch seconds of the last enable or disable.
+        cursor_time: Fires up to this instant (epoch seconds) were decided (time schedules).
+    """
+
+    name: str
+    pipeline: str
+    kind: str
+    spec: str
+    params: str
+    catch_up: str
+    overlap: str
+    enabled: bool
+    created_at: float
+    updated_at: float
+    cursor_time: float | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ScheduleRow:
+        """Build the record from a ``schedules`` row."""
+        values = {f.name: row[f.name] for f in dataclasses.fields(cls)}
+        return cls(**{**values, "enabled": bool(values["enabled"])})
+
+    def columns(self) -> dict[str, Any]:
+        """Column name -> value, for an INSERT."""
+        return {**dataclasses.asdict(self), "enabled": int(self.enabled)}
 
 
 @dataclass(frozen=True)
@@ -79,31 +124,35 @@ class SchedulerStore:
                     c.execute(statement)
 
     # schedules --------------------------------------------------------------------------
-    def insert_schedule(self, row: Mapping[str, Any], cursor: Mapping[str, str]) -> bool:
+    def insert_schedule(self, row: ScheduleRow, cursor: Mapping[str, str]) -> bool:
         """Insert a schedule and its initial trigger cursor; False if the name is taken."""
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
+        columns = row.columns()
+        cols = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
         with self.history.transaction() as c:
             try:
-                c.execute(f"INSERT INTO schedules ({cols}) VALUES ({marks})", tuple(row.values()))
+                c.execute(
+                    f"INSERT INTO schedules ({cols}) VALUES ({marks})", tuple(columns.values())
+                )
             except sqlite3.IntegrityError:
                 return False
-            c.execute("DELETE FROM trigger_cursors WHERE schedule=?", (row["name"],))
+            c.execute("DELETE FROM trigger_cursors WHERE schedule=?", (row.name,))
             c.executemany(
                 "INSERT INTO trigger_cursors VALUES (?,?,?)",
-                [(row["name"], p, fp) for p, fp in cursor.items()],
+                [(row.name, p, fp) for p, fp in cursor.items()],
             )
         return True
 
-    def schedules(self, enabled_only: bool = False) -> list[dict[str, Any]]:
-        """Every schedule row, by name."""
+    def schedules(self, enabled_only: bool = False) -> list[ScheduleRow]:
+        """Every schedule, by name."""
         where = " WHERE enabled=1" if enabled_only else ""
-        return self.history.query(f"SELECT * FROM schedules{where} ORDER BY name")  # type: ignore[return-value]
+        rows = self.history.query(f"SELECT * FROM schedules{where} ORDER BY name")
+        return [ScheduleRow.from_row(r) for r in rows]
 
-    def schedule(self, name: str) -> dict[str, Any] | None:
-        """The schedule row called ``name``, or None."""
+    def schedule(self, name: str) -> ScheduleRow | None:
+        """The schedule called ``name``, or None."""
         rows = self.history.query("SELECT * FROM schedules WHERE name=?", (name,))
-        return dict(rows[0]) if rows else None
+        return ScheduleRow.from_row(rows[0]) if rows else None
 
     def set_enabled(self, name: str, enabled: bool, now: float) -> bool:
         """Enable or disable; enabling restarts the time cursor at ``now`` (no catch-up)."""
@@ -200,20 +249,14 @@ class SchedulerStore:
                 args,
             )
 
-    def last_firing(self, name: str) -> dict[str, Any] | None:
-        """The newest started firing of a schedule with its run's status, or None."""
+    def last_firing(self, name: str) -> Firing | None:
+        """The newest started (running or done) firing of a schedule, or None."""
         rows = self.history.query(
-            "SELECT f.*, r.status AS run_status FROM firings f LEFT JOIN runs r ON r.id=f.run_id "
-            "WHERE f.schedule=? AND f.state IN (?,?) ORDER BY f.fire_time DESC, f.decided_at DESC "
-            "LIMIT 1",
+            "SELECT * FROM firings WHERE schedule=? AND state IN (?,?) "
+            "ORDER BY fire_time DESC, decided_at DESC LIMIT 1",
             (name, RUNNING, DONE),
         )
-        return dict(rows[0]) if rows else None
-
-    def run_status(self, run_id: str) -> str | None:
-        """The engine's status of a run, or None when the run was never created."""
-        rows = self.history.query("SELECT status FROM runs WHERE id=?", (run_id,))
-        return rows[0]["status"] if rows else None
+        return Firing.from_row(rows[0]) if rows else None
 
 
 def _insert_firings(c: Any, firings: Iterable[Firing], now: float) -> None:

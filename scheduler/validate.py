@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from headrace.engine.definitions.loader import load_pipeline, split_target
-from headrace.engine.definitions.model import PipelineDefinition
 from headrace.engine.errors import HeadraceError, ParameterError, did_you_mean
-from headrace.engine.types import PATH, PATHS
+from headrace.engine.types import PATH, PATHS, kind_of
 from headrace.scheduler.source import TriggerSpec, open_source
+
+if TYPE_CHECKING:
+    from headrace.engine import Pipeline
+
+
+def parameter_kind(pipe: Pipeline, name: str) -> str | None:
+    """The engine's kind (``headrace.engine.types.kind_of``) of a pipeline parameter.
+
+    The scheduler never classifies annotations itself: a data parameter gets several files
+    exactly when the engine reads its type as ``PATHS`` (``list[Path]``, ``tuple[Path, ...]``),
+    one file or the folder when it is ``PATH``.
+
+    Returns:
+        One of ``headrace.engine.types.KINDS``, or None when there is no such parameter.
+    """
+    param = pipe.definition.parameter(name)
+    return None if param is None else kind_of(param.annotation)
 
 
 def check_create(
@@ -33,34 +50,35 @@ def check_create(
     """
     path, attr = split_target(pipeline)
     target = str(Path(path).expanduser().absolute()) + (f":{attr}" if attr else "")
-    defn = load_pipeline(target).definition
+    pipe = load_pipeline(target)
     values = dict(params)
     if trigger is not None:
-        trigger = dataclasses.replace(trigger, data_path_param=_data_param(name, defn, trigger))
+        trigger = dataclasses.replace(trigger, data_path_param=_data_param(name, pipe, trigger))
         _check_exists(name, trigger)
         if trigger.data_path_param and trigger.data_path_param not in values:
             values[trigger.data_path_param] = trigger.path
     try:
-        defn.bind_params(values)
+        pipe.definition.bind_params(values)
     except ParameterError as exc:
         raise ParameterError(f"schedule {name!r}: {exc}") from None
     return target, trigger
 
 
-def _data_param(name: str, defn: PipelineDefinition, trigger: TriggerSpec) -> str | None:
+def _data_param(name: str, pipe: Pipeline, trigger: TriggerSpec) -> str | None:
     """The parameter that receives the change: as given, else the only Path/list[Path] one."""
-    paths = [p.name for p in defn.parameters if p.kind in (PATH, PATHS)]
+    defn = pipe.definition
+    paths = [p.name for p in defn.parameters if parameter_kind(pipe, p.name) in (PATH, PATHS)]
     wanted = trigger.data_path_param
     if wanted is None:
         return paths[0] if len(paths) == 1 else None
-    param = defn.parameter(wanted)
-    if param is None:
+    kind = parameter_kind(pipe, wanted)
+    if kind is None:
         known = [p.name for p in defn.parameters]
         raise ParameterError(
             f"schedule {name!r}: --data-path-param {wanted!r} is not a parameter of pipeline "
             f"{defn.name!r}.{did_you_mean(wanted, known)} Parameters: {', '.join(known) or '(none)'}"
         )
-    if param.kind not in (PATH, PATHS):
+    if kind not in (PATH, PATHS):
         raise ParameterError(
             f"schedule {name!r}: --data-path-param {wanted!r} of pipeline {defn.name!r} must be "
             f"annotated Path (gets the changed file or the folder) or list[Path] (gets the "

@@ -28,6 +28,11 @@ WorkspaceOpt = Annotated[
     ),
 ]
 
+ParamOpt = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, repeatable.")
+]
+"""Repeated ``--param NAME=VALUE`` options; read them with ``parse_params``."""
+
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-paragraph error and exit with ``code``.
@@ -37,6 +42,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def canceled() -> NoReturn:
+    """Report a run stopped with Ctrl-C (the runner recorded it Canceled) and exit 130."""
+    err.print("[magenta]run canceled (Ctrl-C); recorded as Canceled[/]")
+    raise typer.Exit(130) from None
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:

@@ -135,14 +135,22 @@ def statements(schema: str) -> list[str]:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine (also when another user owns it)."""
+    """Whether a process with this id runs on this machine (also when another user owns it).
+
+    The one liveness check of headrace (run records, the scheduler, the Prefect server). A
+    zombie (ended, not yet reaped by its parent) is not alive, where ``/proc`` shows it.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc (macOS): signal 0 reached it
         return True
-    return True
 
 
 class BatchWriter:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..status import Status
 from .artifacts import ArtifactRecord, local_size
+from .durations import parse_duration
 from .workspace import Workspace
 
 STAGING_GRACE_S = 3600  # staging folders younger than this may belong to a running step
@@ -37,16 +38,15 @@ class GcReport:
 
 
 def parse_age(text: str) -> float:
-    """``30d`` / ``12h`` / ``45m`` / ``90s`` → seconds.
+    """``30d`` / ``12h`` / ``45m`` / ``90s`` → seconds (any spelling of ``durations``).
 
     Raises:
         ValueError: naming the expected form.
     """
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    text = text.strip().lower()
-    if len(text) >= 2 and text[-1] in units and text[:-1].replace(".", "", 1).isdigit():
-        return float(text[:-1]) * units[text[-1]]
-    raise ValueError(f"age {text!r} is not like 30d, 12h, 45m or 90s")
+    try:
+        return parse_duration(text).seconds
+    except ValueError:
+        raise ValueError(f"age {text.strip().lower()!r} is not like 30d, 12h, 45m or 90s") from None
 
 
 def collect(

@@ -151,6 +151,24 @@ class History(Database):
         row["outputs"] = json.loads(row["outputs"] or "{}")
         return row
 
+    def run_status(self, run_id: str) -> Status | None:
+        """The status of run ``run_id``, or None when no run with that id is recorded."""
+        rows = self.query("SELECT status FROM runs WHERE id=?", (run_id,))
+        return Status(rows[0]["status"]) if rows else None
+
+    def run_ended(self, run_id: str) -> bool:
+        """Whether run ``run_id`` is over: its status is final, or no live process records it.
+
+        A run whose recording process died (SIGKILL, a power cut) stays "Running" in the
+        table until ``reap_dead_runs``; this already counts it as ended. False when no run
+        with that id is recorded (it may not have started yet).
+        """
+        rows = self.query("SELECT status, pid FROM runs WHERE id=?", (run_id,))
+        if not rows:
+            return False
+        status, pid = Status(rows[0]["status"]), rows[0]["pid"]
+        return status.is_final or not pid or not pid_alive(pid)
+
     def find_run_ids(self, prefix: str) -> list[str]:
         """Run ids starting with ``prefix`` (so users may type a unique prefix)."""
         rows = self.query(

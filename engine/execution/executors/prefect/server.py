@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ....errors import PrefectServerError
+from ....store.database import pid_alive
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
@@ -360,23 +361,12 @@ def _check_port(port: int) -> None:
 
 
 def _alive(pid: int) -> bool:
-    """Return whether process ``pid`` exists and is not a zombie (reaping our own children)."""
+    """Return whether process ``pid`` runs; a server we started and that ended is reaped first."""
     child = _CHILDREN.get(pid)
-    if child is not None:
-        if child.poll() is None:
-            return True
+    if child is not None and child.poll() is not None:
         del _CHILDREN[pid]
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    with contextlib.suppress(OSError, IndexError):
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
+    return pid_alive(pid)
 
 
 def _is_server(pid: int) -> bool:
