@@ -14,6 +14,7 @@ from .gc import gc
 from .run import run
 from .runs import runs_app
 from .ui import ui
+from .verify import verify
 
 app = typer.Typer(
     help="headrace: typed ML pipelines with content-hash step reuse, on your machine.",
@@ -26,6 +27,7 @@ app.add_typer(runs_app, name="runs")
 app.command()(gc)
 app.command()(dag)
 app.command("ui")(ui)
+app.command()(verify)
 
 
 def _add_plugins() -> None:

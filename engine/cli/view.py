@@ -13,7 +13,7 @@ from rich.text import Text
 from ..status import Status
 from ..store.runs import PipelineRun
 
-STYLE = {
+STYLE: dict[str, str] = {
     Status.NOT_STARTED: "dim",
     Status.QUEUED: "cyan",
     Status.RUNNING: "yellow",
@@ -73,9 +73,9 @@ class LiveSteps:
             Status.SKIPPED,
             Status.NOT_STARTED,
         )
-        for name in shown:
-            if counts.get(name):
-                head.append(f"{name} {counts[name]}  ", style=STYLE[name])
+        for state in shown:
+            if counts.get(state):
+                head.append(f"{state} {counts[state]}  ", style=STYLE[state])
         table = Table(box=None, show_header=False, pad_edge=False)
         for name, st in self._rows():
             since = self.started.get(name)

@@ -67,6 +67,11 @@ def fingerprint_file(path: str | os.PathLike[str], stat_cache: StatCache | None 
         st = os.stat(path)
     except FileNotFoundError:
         raise _missing(path) from None
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a regular file or folder (a FIFO, socket or device has "
+            "no content to fingerprint, and reading it may never end); pass a file or a folder"
+        )
     key = os.path.abspath(path)
     if stat_cache is not None and (digest := stat_cache.lookup(key, st)) is not None:
         return digest

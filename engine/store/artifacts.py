@@ -8,16 +8,19 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import xxhash
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ArtifactError
 from ..fingerprint.keys import hash_bytes
 from ..types import PARAMETER, coerce, table_flavor
+from .integrity import address, bytes_match, local_matches, local_size
 from .serializers import ArtifactFormat, json_bytes, serialize
+
+if TYPE_CHECKING:
+    from .statcache import StatCache
 
 _READ_ONLY = 0o444
 
@@ -42,6 +45,18 @@ class ArtifactRecord:
     size: int
     flavor: str = ""
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ArtifactRecord:
+        """The record of an ``artifacts`` table row (a mapping by column name)."""
+        return cls(
+            row["fingerprint"],
+            row["kind"],
+            row["fmt"],
+            row["uri"],
+            row["size"],
+            row["flavor"] or "",
+        )
+
 
 class ArtifactStore:
     """Artifacts under ``<root>/objects/<fp[:2]>/<fp>/<payload>``; ``root`` is any fsspec URL.
@@ -56,7 +71,13 @@ class ArtifactStore:
         storage_options: passed to fsspec.
     """
 
-    def __init__(self, root: str, staging: str | None = None, storage_options: dict | None = None):
+    def __init__(
+        self,
+        root: str,
+        staging: str | None = None,
+        storage_options: dict | None = None,
+        stat_db: str | None = None,
+    ):
         import fsspec
 
         self.url = str(root)
@@ -66,7 +87,10 @@ class ArtifactStore:
         if self.is_local:
             self.root = os.path.abspath(self.root)
         self.staging = Path(staging or os.path.join(self.root, "tmp"))
+        self.stat_db = stat_db
         self._made: set[str] = set()
+        self._stat_cache: StatCache | None = None
+        self._stat_lock = threading.Lock()
 
     def spec(self) -> dict[str, Any]:
         """What a worker process needs to open this store again."""
@@ -74,7 +98,18 @@ class ArtifactStore:
             "root": self.url,
             "staging": str(self.staging),
             "storage_options": self.storage_options,
+            "stat_db": self.stat_db,
         }
+
+    def stat_cache(self) -> StatCache | None:
+        """The workspace's stat cache, opened on first use (None where its database is absent)."""
+        if self._stat_cache is None and self.stat_db and os.path.exists(self.stat_db):
+            with self._stat_lock:
+                if self._stat_cache is None:
+                    from .statcache import StatCache
+
+                    self._stat_cache = StatCache(self.stat_db)
+        return self._stat_cache
 
     def new_staging_dir(self) -> Path:
         """A fresh private local folder to build payloads in."""
@@ -103,7 +138,7 @@ class ArtifactStore:
         try:
             fmt, payload, flavor = serialize(value, kind, stage, movable)
             digest, size = _digest_payload(stage / payload)
-            fp = _address(kind, fmt, payload, digest)
+            fp = address(kind, fmt, payload, digest)
             record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), size, flavor)
             self._publish(stage, record, payload)
             return record
@@ -114,10 +149,10 @@ class ArtifactStore:
         self, data: bytes, kind: str, fmt: ArtifactFormat, payload: str
     ) -> ArtifactRecord:
         """Fast path for small in-memory payloads: hash the bytes, write only when new."""
-        fp = _address(kind, fmt, payload, hash_bytes(data))
+        fp = address(kind, fmt, payload, hash_bytes(data))
         record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), len(data))
         if self.exists(record):
-            return record
+            return record  # the same bytes are stored already, and they verify
         final = os.path.dirname(record.uri)
         self.staging.mkdir(parents=True, exist_ok=True)
         tmp = self.staging / f"{uuid.uuid4().hex}.part"
@@ -132,10 +167,11 @@ class ArtifactStore:
         return path if self.is_local else self.fs.unstrip_protocol(path)
 
     def _publish(self, stage: Path, record: ArtifactRecord, payload: str) -> None:
-        """Move a staged payload to its address, unless a complete copy is already there.
+        """Move a staged payload to its address, unless a copy that verifies is already there.
 
-        A copy that is there but damaged (a file deleted from a folder, an upload cut off)
-        is replaced, so a re-run with ``regenerate_outputs=True`` repairs the store.
+        A copy that is there but damaged (an edited byte, a file deleted from a folder, an
+        upload cut off) is replaced, so a re-run with ``regenerate_outputs=True`` repairs the
+        store. A complete copy is never moved aside: another step may be reading it.
         """
         fp = record.fingerprint
         final = f"{self.root}/objects/{fp[:2]}/{fp}"
@@ -158,10 +194,12 @@ class ArtifactStore:
             os.makedirs(parent, exist_ok=True)
             self._made.add(parent)
         for path in stage.rglob("*"):
-            if path.is_file():
+            if path.is_file() and not path.is_symlink():
                 os.chmod(path, _READ_ONLY)  # a consumer cannot edit a stored artifact in place
-        if os.path.exists(final):  # a damaged copy: move it aside, then put the good one in
-            aside = f"{final}.damaged-{uuid.uuid4().hex}"
+        if os.path.exists(final):
+            if self.exists(record):  # another writer just published the same content
+                return
+            aside = f"{final}.damaged-{uuid.uuid4().hex}"  # damaged: move it aside first
             with contextlib.suppress(FileNotFoundError):
                 os.rename(final, aside)
             shutil.rmtree(aside, ignore_errors=True)
@@ -172,25 +210,31 @@ class ArtifactStore:
                 raise
 
     def exists(self, record: ArtifactRecord) -> bool:
-        """Whether the artifact is still stored with its recorded size."""
+        """Whether the artifact is stored and can be trusted.
+
+        A local payload must still hash to its content address (through the stat cache, so
+        unchanged large files are not re-read). A remote one must have its recorded size;
+        its content is verified when it is loaded.
+        """
+        if self.is_local:
+            return local_matches(record, Path(record.uri), self.stat_cache())
         try:
-            if self.is_local:
-                if record.fmt not in ("folder", "files"):
-                    return os.stat(record.uri).st_size == record.size
-                return local_size(Path(record.uri)) == record.size
             return _remote_size(self.fs, record.uri) == record.size
-        except (FileNotFoundError, OSError):
+        except OSError:
             return False
 
     def load(self, record: ArtifactRecord, annotation: Any = None) -> Any:
         """Load an artifact as ``annotation`` asks (a table as pandas or arrow, a path as Path).
+
+        The payload is verified against its content address first: a damaged or planted
+        payload is never parsed or unpickled.
 
         Args:
             record: the stored artifact.
             annotation: the consumer's annotation; defaults to the producer's form.
 
         Raises:
-            ArtifactError: the artifact is gone from the store.
+            ArtifactError: the artifact is gone from the store, or it does not verify.
         """
         try:
             return self._load(record, annotation)
@@ -203,21 +247,24 @@ class ArtifactStore:
     def _load(self, record: ArtifactRecord, annotation: Any) -> Any:
         if record.fmt == "json":
             with self.fs.open(record.uri, "rb") as f:
-                value = json.load(f)
+                data = f.read()
+            if not bytes_match(record, data):
+                raise _damaged(record)
+            value = json.loads(data)
             return coerce(value, annotation) if annotation is not None else value
+        path = self.local_path(record)
+        if not local_matches(record, path, self.stat_cache()):
+            raise _damaged(record)
         if record.fmt == "parquet":
             import pyarrow.parquet as pq
 
-            with self.fs.open(record.uri, "rb") as f:
-                table = pq.read_table(f)
+            table = pq.read_table(path, memory_map=True)
             flavor = table_flavor(annotation) if annotation is not None else record.flavor
             return table if flavor == "arrow" else table.to_pandas()
         if record.fmt == "joblib":
             import joblib
 
-            with self.fs.open(record.uri, "rb") as f:
-                return joblib.load(f)
-        path = self.local_path(record)
+            return joblib.load(path)
         if record.fmt == "files":
             return sorted(path.iterdir())
         return path
@@ -293,17 +340,13 @@ def _digest_payload(path: Path) -> tuple[str, int]:
     return fingerprint_path(path), local_size(path)
 
 
-def _address(kind: str, fmt: str, payload: str, digest: str) -> str:
-    return xxhash.xxh3_128_hexdigest(f"{kind}\0{fmt}\0{payload}\0{digest}".encode())
-
-
-def local_size(path: Path) -> int:
-    """Total bytes of a local file or folder."""
-    if path.is_file():
-        return path.stat().st_size
-    if not path.exists():
-        raise FileNotFoundError(path)
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def _damaged(record: ArtifactRecord) -> ArtifactError:
+    return ArtifactError(
+        f"artifact {record.fingerprint[:12]} ({record.fmt}) at {record.uri} does not match its "
+        "content address: it was damaged or replaced after it was stored, so it is not used. "
+        "Run `headrace verify --repair` to remove damaged copies, then run again "
+        "(the steps that produced them re-run)"
+    )
 
 
 def _remote_size(fs: Any, uri: str) -> int:

@@ -97,9 +97,6 @@ def _group(rows: list[dict[str, Any]]) -> dict[str, Hit]:
     for r in rows:
         run_id, step, outputs = out.get(r["key"], (r["run_id"], r["step"], ()))
         if r["name"] is not None and r["fingerprint"] is not None:
-            rec = ArtifactRecord(
-                r["fingerprint"], r["kind"], r["fmt"], r["uri"], r["size"], r["flavor"] or ""
-            )
-            outputs = (*outputs, (r["name"], rec))
+            outputs = (*outputs, (r["name"], ArtifactRecord.from_row(r)))
         out[r["key"]] = Hit(run_id, step, outputs)
     return out

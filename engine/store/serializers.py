@@ -102,6 +102,7 @@ def _write_path(value: Any, stage: Path, movable: Path | None) -> tuple[Artifact
     dest = stage / (name or "data")
     if own:
         os.rename(src, dest)  # the step's own output: move, do not copy
+        materialize_links(dest)
         return ("folder" if dest.is_dir() else "file"), dest.name, ""
     if src.is_dir():
         shutil.copytree(src, dest, symlinks=False)
@@ -119,3 +120,39 @@ def _write_paths(value: Any, stage: Path, movable: Path | None) -> tuple[Artifac
         _, name, _ = _write_path(item, folder, movable)
         os.rename(folder / name, folder / f"{i:05d}-{name}")
     return "files", "files", ""
+
+
+def materialize_links(path: Path) -> None:
+    """Replace every symbolic link at or under ``path`` by a copy of what it points to.
+
+    A stored artifact holds content, never links: a link would make the artifact change
+    whenever its target does, and making the artifact read-only would change the target.
+
+    Raises:
+        ArtifactError: a link is dangling, or points at a folder that contains it (a loop).
+    """
+    links = [path] if path.is_symlink() else []
+    if path.is_dir() and not path.is_symlink():
+        links += [p for p in path.rglob("*") if p.is_symlink()]
+    for link in sorted(links, key=lambda p: len(p.parts)):
+        if not os.path.lexists(link) or not link.is_symlink():
+            continue  # replaced along with a folder link above it
+        target = link.resolve()
+        if not target.exists():
+            raise ArtifactError(
+                f"the output contains a symbolic link {str(link.name)!r} to {str(target)!r}, "
+                "which does not exist; write the file itself into the output instead of a link"
+            )
+        if target.is_dir() and link.absolute().is_relative_to(target):
+            raise ArtifactError(
+                f"the output contains a symbolic link {str(link.name)!r} to a folder that "
+                f"contains it ({str(target)!r}); remove the link"
+            )
+        tmp = link.with_name(f".{link.name}.materialized")
+        if target.is_dir():
+            shutil.copytree(target, tmp, symlinks=False)
+            link.unlink()
+            os.rename(tmp, link)
+        else:
+            shutil.copyfile(target, tmp)
+            os.replace(tmp, link)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ class Workspace:
             config["artifact_root"],
             staging=str(self.root / "tmp") if remote else None,
             storage_options=config.get("storage_options"),
+            stat_db=str(self.root / "headrace.db"),
         )
 
     def _config(self, artifact_root: str | None, options: dict[str, Any] | None) -> dict[str, Any]:
@@ -76,7 +78,8 @@ class Workspace:
             "artifact_root": artifact_root or str(self.root / "artifacts"),
             "storage_options": options or {},
         }
-        tmp = path.with_suffix(".json.tmp")
+        # A name of its own: two processes creating the workspace at once must not share it.
+        tmp = path.with_name(f".workspace.json.{os.getpid()}.{uuid.uuid4().hex}.tmp")
         tmp.write_text(json.dumps(config, indent=2))
         os.replace(tmp, path)
         return config

@@ -80,12 +80,7 @@ class DaskExecutor:
         if self.address:
             self._own_client = Client(self.address)
             return
-        self._cluster = LocalCluster(
-            n_workers=self.n_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-        )
+        self._cluster = LocalCluster(**local_cluster_options(self.n_workers))
         self._own_client = Client(self._cluster)
 
     @property
@@ -180,3 +175,18 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+def local_cluster_options(n_workers: int = 2) -> dict[str, Any]:
+    """The LocalCluster headrace starts for a run: worker processes, all on loopback only.
+
+    Dask's default ``dashboard_address=":0"`` listens on every interface; nothing headrace
+    starts listens beyond 127.0.0.1 unless asked (connect to your own cluster for that).
+    """
+    return {
+        "n_workers": n_workers,
+        "threads_per_worker": 1,
+        "processes": True,
+        "host": "127.0.0.1",
+        "dashboard_address": "127.0.0.1:0",
+    }

@@ -224,8 +224,9 @@ class PrefectExecutor:
 
             if self.dask_address:
                 return DaskTaskRunner(address=self.dask_address)
-            cluster = {"n_workers": 2, "threads_per_worker": 1, "dashboard_address": ":0"}
-            return DaskTaskRunner(cluster_kwargs=cluster)
+            from ..dask import local_cluster_options
+
+            return DaskTaskRunner(cluster_kwargs=local_cluster_options())
         from prefect.task_runners import ThreadPoolTaskRunner
 
         return ThreadPoolTaskRunner(max_workers=self.max_workers)

@@ -1,0 +1,73 @@
+"""Whether a stored payload still is what its content address says: the checks before trust.
+
+An artifact's address is a hash of its kind, format, payload name and content, so a payload
+verifies when hashing it again gives the same address. Small payloads are hashed outright;
+larger ones go through the workspace's stat cache, which re-reads only files whose size,
+mtime, inode or ctime changed since they were last hashed (a same-size edit changes the
+mtime and the ctime, so it is seen).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import xxhash
+
+from ..fingerprint.files import fingerprint_path
+from ..fingerprint.keys import hash_bytes
+
+if TYPE_CHECKING:
+    from ..fingerprint.statcache import StatCache
+    from .artifacts import ArtifactRecord
+
+SMALL = 1 << 20
+"""Payload files below this size are hashed outright (faster than a stat cache lookup)."""
+
+
+def address(kind: str, fmt: str, payload: str, digest: str) -> str:
+    """The content address of a payload called ``payload`` whose content hashes to ``digest``."""
+    return xxhash.xxh3_128_hexdigest(f"{kind}\0{fmt}\0{payload}\0{digest}".encode())
+
+
+def bytes_match(record: ArtifactRecord, data: bytes) -> bool:
+    """Whether ``data``, the whole payload of a single-file artifact, has the record's address."""
+    name = record.uri.rsplit("/", 1)[-1]
+    return address(record.kind, record.fmt, name, hash_bytes(data)) == record.fingerprint
+
+
+def local_matches(
+    record: ArtifactRecord, path: Path, stat_cache: StatCache | None = None, full: bool = False
+) -> bool:
+    """Whether the local payload at ``path`` has the record's size and content address.
+
+    Args:
+        record: the artifact as recorded.
+        path: the payload (the store's own copy, or a downloaded one).
+        stat_cache: skips re-reading unchanged large files; None hashes everything.
+        full: ignore the stat cache and hash every byte (``headrace verify``).
+    """
+    try:
+        if path.is_symlink():
+            return False  # the store never holds links; one planted there is not trusted
+        if path.is_file():
+            if os.stat(path).st_size != record.size:
+                return False
+            if record.size < SMALL:
+                return bytes_match(record, path.read_bytes())
+        elif local_size(path) != record.size:
+            return False
+        digest = fingerprint_path(path, None if full else stat_cache)
+    except OSError:
+        return False
+    return address(record.kind, record.fmt, path.name, digest) == record.fingerprint
+
+
+def local_size(path: Path) -> int:
+    """Total bytes of a local file or folder."""
+    if path.is_file():
+        return path.stat().st_size
+    if not path.exists():
+        raise FileNotFoundError(path)
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
