@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ast
 import functools
+import importlib
+import importlib.util
 import inspect
+import pickle
+import sys
 import textwrap
 import types
 import warnings
@@ -15,17 +19,27 @@ from typing import Any
 
 from .digest import CODE, UnhashableInput, domain_hasher, fingerprint_value, update_str
 from .modkind import distribution, module_kind
+from .source import function_drifted
+from .source import module_source as _module_source
 
 __all__ = ["code_fingerprint", "code_ingredients"]
 
 
 @dataclass(frozen=True)
 class _Local:
-    """What one function or class says by itself: its digest and the names it uses."""
+    """What one function or class says by itself: its digest and the names it uses.
+
+    Attributes:
+        digest: the normalized source (or, without trustworthy source, the bytecode).
+        names: global or free names it loads.
+        chains: ``a.b.c`` attribute chains it reads (``helpers.scale``).
+        imports: imports inside its body: bound name → (module, attribute or None, level).
+    """
 
     digest: str
     names: frozenset[str]
     chains: frozenset[tuple[str, ...]]
+    imports: tuple[tuple[str, str, str | None, int], ...] = ()
 
 
 # Per function/class object (identity, weak): the parse is the expensive part. A reloaded
@@ -52,11 +66,16 @@ def code_ingredients(fn: Callable[..., Any], version: str | None = None) -> dict
 
     ``code`` is the function's source with comments, docstrings, decorators and formatting
     removed (its AST); ``fn:``/``class:`` entries are helpers from the user's own modules it
-    references (globals, closure cells, ``module.attr`` chains), transitively; ``lib:``
-    entries are third-party distributions with their versions; ``const:`` entries are
-    module-level constants (primitive values, or user objects whose attributes all are) by
-    value; ``version`` is ``version``. The standard library adds nothing. Labels never
-    contain module names, so the same file imported under another name fingerprints alike.
+    references (globals, closure cells, ``module.attr`` chains, imports inside its body,
+    functions inside containers), transitively; ``lib:`` entries are third-party
+    distributions with their versions; ``const:`` entries are module-level data of any type,
+    by the source of the statements that bind it (and, transitively, what those use), so
+    ``RNG = random.Random(SEED)`` changes with ``SEED`` and a memo dict filling at run time
+    changes nothing; ``effects`` are module-level statements that bind nothing
+    (``random.seed(SEED)``); ``version`` is ``version``. The standard library adds nothing.
+    Labels never contain module names, so the same file imported under another name
+    fingerprints alike. A module whose file changed after it was imported (see
+    :mod:`.source`) is fingerprinted from its loaded code and values instead.
 
     Args:
         fn: The function.
@@ -74,6 +93,16 @@ class _Walker:
     def __init__(self) -> None:
         self.items: dict[str, str] = {}
         self.seen: set[int] = set()
+        self.seen_names: set[tuple[str, str]] = set()
+        self.modules: set[str] = set()
+        self.sources: dict[str, Any] = {}
+
+    def source_of(self, module: types.ModuleType) -> Any:
+        """The module's parsed source, looked up once per fingerprint."""
+        name = module.__name__
+        if name not in self.sources:
+            self.sources[name] = _module_source(module)
+        return self.sources[name]
 
     def add(self, label: str, value: str) -> None:
         """Records an ingredient; a different one under a taken label gets ``#2``, ``#3``...
@@ -115,19 +144,76 @@ class _Walker:
             raise TypeError(f"code_fingerprint needs a function or class, not {obj!r}")
         self.add(label, local.digest)
         self._resolve(local, label, cells, globals_)
+        self._effects(globals_)
+
+    def _effects(self, namespace: dict[str, Any]) -> None:
+        """Module-level statements that bind nothing (``random.seed(SEED)``), once per module."""
+        name = namespace.get("__name__", "")
+        module = sys.modules.get(name)
+        if name in self.modules or module is None or module_kind(name) != "user":
+            return
+        self.modules.add(name)
+        src = self.source_of(module)
+        if src is not None and not src.drifted and src.effects:
+            self.statements("effects", src.effects, namespace)
 
     def _resolve(
         self, local: _Local, where: str, cells: dict[str, Any], globals_: dict[str, Any]
     ) -> None:
+        imported = _local_imports(local, globals_.get("__name__", ""))
         for name in sorted(local.names):
             if name in cells:
                 self.reference(cells[name], f"{where}.<cell>.{name}")
+            elif name in imported:
+                self.reference(imported[name], name)
             elif name in globals_:
-                self.reference(globals_[name], name)
+                self.global_(name, globals_)
         for chain in sorted(local.chains):
-            root = cells.get(chain[0], globals_.get(chain[0], _MISSING))
+            root = cells.get(chain[0], imported.get(chain[0], globals_.get(chain[0], _MISSING)))
             if isinstance(root, types.ModuleType):
                 self._reference_chain(root, chain)
+
+    def global_(self, name: str, namespace: dict[str, Any]) -> None:
+        """Adds what the module-level name ``name`` of ``namespace`` contributes."""
+        obj = namespace[name]
+        module = sys.modules.get(namespace.get("__name__", ""))
+        if _is_code(obj) or isinstance(obj, types.ModuleType) or _wrapped(obj) is not None:
+            self.reference(obj, name)
+            return
+        user = module is not None and self._is_user(module.__name__)
+        src = self.source_of(module) if user else None  # type: ignore[arg-type]
+        if src is None or src.drifted or (name not in src.bindings and name not in src.imports):
+            self.reference(obj, name)  # no trustworthy source: the loaded value
+            return
+        key = (module.__name__, name)  # type: ignore[union-attr]
+        if key in self.seen_names:
+            return
+        self.seen_names.add(key)
+        if name in src.imports:
+            self._imported_value(name, src.imports[name], module, obj)  # type: ignore[arg-type]
+            return
+        self.statements(f"const:{name}", src.bindings[name], namespace)
+        _warn_if_import_time_value(name, src.bindings[name], module.__name__)  # type: ignore[union-attr]
+
+    def statements(self, label: str, stmts: list[ast.stmt], namespace: dict[str, Any]) -> None:
+        """Adds module-level statements by their source, and what they use, transitively."""
+        local = _statements_local(stmts)
+        self.add(label, local.digest)
+        self._resolve(local, label, {}, namespace)
+
+    def _imported_value(
+        self, name: str, origin: tuple[str, str | None, int], module: types.ModuleType, obj: Any
+    ) -> None:
+        """``from cfg import THRESHOLD``: THRESHOLD as ``cfg`` binds it (or its value)."""
+        source = _import(origin[0], origin[2], module.__name__)
+        attr = origin[1]
+        if attr is None or source is None or not self._is_user(source.__name__):
+            self.reference(obj, name)
+            return
+        if attr in vars(source):
+            self.global_(attr, vars(source))
+        else:
+            self.reference(obj, name)
 
     def _reference_chain(self, obj: Any, chain: tuple[str, ...]) -> None:
         for depth, attr in enumerate(chain[1:], start=2):
@@ -145,6 +231,9 @@ class _Walker:
             obj: The object a name resolved to.
             label: ``module.name`` where it was found (for constants).
         """
+        if (inner := _wrapped(obj)) is not None:  # functools.lru_cache/cache and friends
+            self.reference(inner, label)
+            return
         if isinstance(obj, types.ModuleType):
             if self._is_user(obj.__name__):  # a bare user module: its name (attrs via chains)
                 self.add(f"module:{obj.__name__.rpartition('.')[2]}", "")
@@ -158,6 +247,8 @@ class _Walker:
             self.visit(type(obj), f"class:{type(obj).__qualname__}")
             if (state := _instance_state(obj)) is not None:
                 self.add(f"const:{label}", state)
+        else:
+            self.add(f"const:{label}", _unseen(obj, label))
 
     def _is_user(self, owner: str) -> bool:
         """Records a library's version; True only when ``owner`` is the user's own code."""
@@ -227,17 +318,35 @@ def _function_local(fn: types.FunctionType) -> _Local:
     cached = _LOCAL.get(fn)
     if cached is None:
         node = _parse(fn, fn.__name__)
-        cached = _bytecode_local(fn.__code__, fn) if node is None else _ast_local(node)
+        if node is None:
+            cached = _bytecode_local(fn.__code__, fn, _NO_SOURCE)
+        elif _drifted(fn, node):
+            cached = _bytecode_local(fn.__code__, fn, _DRIFTED)
+        else:
+            cached = _ast_local(node)
         _LOCAL[fn] = cached
     return cached
+
+
+def _drifted(fn: types.FunctionType, node: ast.AST) -> bool:
+    """Whether the source on disk is not the code that was loaded (edited after the import)."""
+    module = sys.modules.get(fn.__module__)
+    src = _module_source(module) if module is not None else None
+    if src is not None and src.drifted:
+        return True
+    top_level = fn.__qualname__ == fn.__name__ and not fn.__code__.co_freevars
+    return top_level and fn.__name__ != "<lambda>" and function_drifted(fn, node)
 
 
 def _class_local(cls: type) -> _Local:
     cached = _LOCAL.get(cls)
     if cached is None:
-        node = _parse(cls, cls.__name__)
+        module = sys.modules.get(cls.__module__)
+        src = _module_source(module) if module is not None else None
+        node = None if src is not None and src.drifted else _parse(cls, cls.__name__)
         if node is None:
             members = [_function_local(m) for m in vars(cls).values() if inspect.isfunction(m)]
+            members += [_function_local(m.__func__) for m in vars(cls).values() if _wraps_fn(m)]
             hasher = domain_hasher(CODE)
             update_str(hasher, cls.__qualname__)
             for member in sorted(members, key=lambda local: local.digest):
@@ -286,7 +395,133 @@ def _ast_local(node: ast.AST) -> _Local:
     chains = frozenset(chain for sub in ast.walk(node) if (chain := _chain(sub)))
     hasher = domain_hasher(CODE)
     update_str(hasher, ast.dump(node, annotate_fields=True, include_attributes=False))
+    return _Local(hasher.hexdigest(), names, chains, _body_imports(node))
+
+
+def _body_imports(node: ast.AST) -> tuple[tuple[str, str, str | None, int], ...]:
+    """``import h`` / ``from h import helper`` anywhere inside a function or class body."""
+    found: list[tuple[str, str, str | None, int]] = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Import):
+            for alias in sub.names:
+                found.append((alias.asname or alias.name.split(".")[0], alias.name, None, 0))
+        elif isinstance(sub, ast.ImportFrom):
+            for alias in sub.names:
+                bound = alias.asname or alias.name
+                found.append((bound, sub.module or "", alias.name, sub.level))
+    return tuple(found)
+
+
+def _statements_local(stmts: list[ast.stmt]) -> _Local:
+    """Module-level statements as one ingredient: their AST, and the names they use."""
+    module = ast.Module(body=list(stmts), type_ignores=[])
+    names = frozenset(
+        sub.id
+        for sub in ast.walk(module)
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load)
+    )
+    chains = frozenset(chain for sub in ast.walk(module) if (chain := _chain(sub)))
+    hasher = domain_hasher(CODE)
+    for stmt in stmts:
+        update_str(hasher, ast.dump(stmt, annotate_fields=True, include_attributes=False))
     return _Local(hasher.hexdigest(), names, chains)
+
+
+def _wrapped(obj: Any) -> Any:
+    """What a non-function callable wrapper (``functools.lru_cache``, ``cache``) wraps."""
+    if isinstance(obj, types.FunctionType | type | types.ModuleType):
+        return None
+    inner = getattr(obj, "__wrapped__", None)
+    return inner if callable(inner) else None
+
+
+def _wraps_fn(member: Any) -> bool:
+    return isinstance(member, staticmethod | classmethod) and inspect.isfunction(member.__func__)
+
+
+def _import(name: str, level: int, importer: str) -> types.ModuleType | None:
+    """The module ``name`` as ``importer`` would import it (relative ``level``), or None."""
+    try:
+        if level:
+            package = getattr(sys.modules.get(importer), "__package__", None) or ""
+            name = importlib.util.resolve_name("." * level + name, package)
+        return sys.modules.get(name) or importlib.import_module(name)
+    except Exception:  # the step will meet the same error when it runs
+        return None
+
+
+def _local_imports(local: _Local, importer: str) -> dict[str, Any]:
+    """Bound name → object for the imports inside a function's body."""
+    out: dict[str, Any] = {}
+    for bound, module, attr, level in local.imports:
+        if attr is None:  # import a.b (binds a) or import a.b as c (binds a.b)
+            target = _import(module, level, importer)
+            if target is not None and bound == module.split(".")[0]:
+                target = sys.modules.get(module.split(".")[0], target)
+            if target is not None:
+                out[bound] = target
+            continue
+        source = _import(module, level, importer)
+        if source is None:
+            continue
+        value = getattr(source, attr, _MISSING)
+        if value is _MISSING:  # a submodule not imported yet
+            value = _import(f"{module}.{attr}" if module else attr, level, importer)
+        if value is not None and value is not _MISSING:
+            out[bound] = value
+    return out
+
+
+_IMPORT_TIME = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "time_ns"),
+    ("time", "monotonic"),
+    ("os", "environ"),
+    ("os", "getenv"),
+    ("uuid", "uuid1"),
+    ("uuid", "uuid4"),
+    ("socket", "gethostname"),
+    ("getpass", "getuser"),
+}
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _warn_if_import_time_value(name: str, stmts: list[ast.stmt], module: str) -> None:
+    """Warn once when a constant a step uses comes from the clock or the environment."""
+    seen = {c[-2:] for st in stmts for sub in ast.walk(st) if (c := _chain(sub)) and len(c) >= 2}
+    hits = sorted(seen & _IMPORT_TIME)
+    if not hits or (module, name) in _WARNED:
+        return
+    _WARNED.add((module, name))
+    call = ".".join(hits[0])
+    warnings.warn(
+        f"headrace: {name} (module {module}) is computed at import from {call}; a cache key "
+        "covers the source that computes it, not the value it had, so a new value does not "
+        "re-run the steps that use it. Pass it as a pipeline parameter, or mark those "
+        "components deterministic=False.",
+        stacklevel=5,
+    )
+
+
+def _unseen(obj: Any, label: str) -> str:
+    """A value without source to fingerprint (a REPL, a closure cell): by pickle, or warn."""
+    try:
+        data = pickle.dumps(obj, protocol=5)
+    except Exception:
+        warnings.warn(
+            f"headrace: {label} ({type(obj).__qualname__}) cannot be fingerprinted; changes to "
+            "it will not re-run the steps that use it. Define it in a .py module, or pass it "
+            "as a pipeline parameter.",
+            stacklevel=5,
+        )
+        return f"unfingerprintable {type(obj).__module__}.{type(obj).__qualname__}"
+    hasher = domain_hasher(CODE)
+    hasher.update(data)
+    return hasher.hexdigest()
 
 
 def _has_docstring(body: list[ast.stmt]) -> bool:
@@ -308,13 +543,21 @@ def _chain(node: ast.AST) -> tuple[str, ...] | None:
     return (node.id, *reversed(parts))
 
 
-def _bytecode_local(code: types.CodeType, fn: Any) -> _Local:
-    warnings.warn(
-        f"headrace: the source of {fn.__module__}.{fn.__qualname__} is unavailable; its code "
-        "fingerprint falls back to bytecode, which also changes with docstrings and with "
-        "the Python version. Define it in a .py file to fingerprint its source.",
-        stacklevel=4,
-    )
+_NO_SOURCE = (
+    "the source of {name} is unavailable; its code fingerprint falls back to bytecode, which "
+    "also changes with docstrings and with the Python version. Define it in a .py file to "
+    "fingerprint its source."
+)
+_DRIFTED = (
+    "the file defining {name} changed after it was imported, so the code that runs is not "
+    "the code on disk; headrace fingerprints the loaded code (its bytecode). Restart the "
+    "process (or reload the module) to run the edited code."
+)
+
+
+def _bytecode_local(code: types.CodeType, fn: Any, why: str) -> _Local:
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    warnings.warn(f"headrace: {why.format(name=name)}", stacklevel=4)
     hasher = domain_hasher(CODE)
     names: set[str] = set()
     _feed_code(hasher, code, names)

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import enum
-import importlib
-import linecache
-import sys
-import textwrap
 import time
-import uuid
 from importlib import metadata
 from pathlib import Path
 
@@ -37,29 +32,6 @@ class Level(enum.IntEnum):
 
 
 # ------------------------------------------------------------------------------------- code
-
-
-@pytest.fixture
-def user_modules(tmp_path: Path, monkeypatch):
-    """Writes modules into tmp_path and (re)imports them; returns write(name, source)."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    prefix = f"hr_{uuid.uuid4().hex[:8]}_"
-    loaded: list[str] = []
-
-    def write(name: str, source: str):
-        full = prefix + name
-        (tmp_path / f"{full}.py").write_text(textwrap.dedent(source).replace("PFX_", prefix))
-        linecache.clearcache()
-        importlib.invalidate_caches()
-        if full in sys.modules:
-            return importlib.reload(sys.modules[full])
-        loaded.append(full)
-        return importlib.import_module(full)
-
-    yield write
-    for name in loaded:
-        sys.modules.pop(name, None)
 
 
 def test_code_ignores_comments_docstrings_formatting_decorators(user_modules) -> None:

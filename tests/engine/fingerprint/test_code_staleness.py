@@ -1,0 +1,176 @@
+"""Code fingerprints are never stale and never needlessly new (issue: correct reuse keys).
+
+Each case edits a module's source the way a user would and checks that the step's code
+fingerprint changes; each runtime mutation checks that it does not.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import pytest
+
+from headrace.engine.fingerprint.code import code_fingerprint
+
+STEP = "\n\ndef step(x):\n    return use(x)\n"
+
+CONSTANTS = {
+    "numpy literal": ("import numpy as np\nK = np.array([1, 2, 3])\n", "[1, 2, 3]", "[1, 2, 4]"),
+    "numpy 200k": ("import numpy as np\nK = np.arange(200_000) * 2\n", "* 2", "* 3"),
+    "set": ("K = {1, 2, 3}\n", "3}", "4}"),
+    "frozenset": ("K = frozenset({'a', 'b'})\n", "'b'", "'c'"),
+    "path": ("from pathlib import Path\nK = Path('data/a.csv')\n", "a.csv", "b.csv"),
+    "regex": ("import re\nK = re.compile(r'a+b')\n", "a+b", "a*b"),
+    "decimal": ("from decimal import Decimal\nK = Decimal('1.10')\n", "1.10", "1.20"),
+    "date": ("import datetime\nK = datetime.date(2026, 1, 1)\n", "1, 1)", "1, 2)"),
+    "dataframe": ("import pandas as pd\nK = pd.DataFrame({'a': [1, 2]})\n", "[1, 2]", "[1, 3]"),
+    "np.int64": ("import numpy as np\nK = np.int64(7)\n", "(7)", "(8)"),
+    "tuple with array": ("import numpy as np\nK = (1, np.zeros(3))\n", "zeros(3)", "ones(3)"),
+    "slots config": (
+        "class Cfg:\n    __slots__ = ('a',)\n    def __init__(self, a):\n        self.a = a\n"
+        "K = Cfg(1)\n",
+        "Cfg(1)",
+        "Cfg(2)",
+    ),
+    "built from a constant": (
+        "import random\nSEED = 1\nK = random.Random(SEED)\n",
+        "SEED = 1",
+        "SEED = 2",
+    ),
+    "numpy rng": (
+        "import numpy as np\nSEED = 1\nK = np.random.default_rng(SEED)\n",
+        "SEED = 1",
+        "SEED = 2",
+    ),
+    "config from a base": (
+        "class Cfg:\n    def __init__(self, v):\n        self.v = v\nBASE = 3\nK = Cfg(BASE * 2)\n",
+        "BASE = 3",
+        "BASE = 4",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONSTANTS))
+def test_editing_a_module_level_value_of_any_type_changes_the_key(user_modules, case) -> None:
+    source, old, new = CONSTANTS[case]
+    body = source + "\n\ndef use(x):\n    return (x, K)\n" + STEP
+    before = code_fingerprint(user_modules("m", body).step)
+    assert code_fingerprint(user_modules("m", body).step) == before  # a reload alone: same
+    assert code_fingerprint(user_modules("m", body.replace(old, new)).step) != before
+
+
+def test_random_seed_at_import_is_part_of_the_key(user_modules) -> None:
+    body = (
+        "import random\nSEED = 1\nrandom.seed(SEED)\n\ndef step(x):\n    return random.random()\n"
+    )
+    before = code_fingerprint(user_modules("m", body).step)
+    assert code_fingerprint(user_modules("m", body.replace("SEED = 1", "SEED = 2")).step) != before
+
+
+def test_an_lru_cached_helper_is_unwrapped(user_modules) -> None:
+    body = (
+        "import functools\n\n@functools.lru_cache(maxsize=None)\ndef use(x):\n    return x + 1\n"
+        + STEP
+    )
+    before = code_fingerprint(user_modules("m", body).step)
+    assert code_fingerprint(user_modules("m", body.replace("x + 1", "x + 2")).step) != before
+    cached = body.replace("@functools.lru_cache(maxsize=None)", "@functools.cache")
+    before = code_fingerprint(user_modules("m", cached).step)
+    assert code_fingerprint(user_modules("m", cached.replace("x + 1", "x + 2")).step) != before
+
+
+@pytest.mark.parametrize(
+    "container",
+    [
+        'OPS = {"double": double}\n\ndef use(x):\n    return OPS["double"](x)\n',
+        "STEPS = [double, double]\n\ndef use(x):\n    return STEPS[0](x)\n",
+    ],
+)
+def test_functions_reached_through_containers_count(user_modules, container) -> None:
+    body = "def double(x):\n    return x * 2\n\n" + container + STEP
+    before = code_fingerprint(user_modules("m", body).step)
+    assert code_fingerprint(user_modules("m", body.replace("x * 2", "x * 3")).step) != before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "def step(x):\n    from PFX_h import helper\n    return helper(x)\n",
+        "def step(x):\n    import PFX_h\n    return PFX_h.helper(x)\n",
+        "def step(x):\n    import PFX_h as h\n    return h.helper(x)\n",
+    ],
+)
+def test_user_modules_imported_inside_a_body_count(user_modules, body) -> None:
+    user_modules("h", "def helper(x):\n    return x + 1\n")
+    step = user_modules("m", body).step
+    before = code_fingerprint(step)
+    user_modules("h", "def helper(x):\n    return x + 2\n")
+    assert code_fingerprint(user_modules("m", body).step) != before
+
+
+def test_runtime_mutation_of_module_state_never_changes_the_key(user_modules) -> None:
+    body = textwrap.dedent(
+        """
+        _CACHE = {}
+        CALLS = [0]
+
+        def use(x):
+            CALLS[0] += 1
+            if x not in _CACHE:
+                _CACHE[x] = x * 2
+            return _CACHE[x]
+
+        def step(x):
+            return use(x)
+        """
+    )
+    mod = user_modules("m", body)
+    before = code_fingerprint(mod.step)
+    for i in range(50):
+        mod.step(i)
+    assert mod.CALLS[0] == 50 and len(mod._CACHE) == 50
+    assert code_fingerprint(mod.step) == before
+
+
+def test_a_file_edited_after_import_is_fingerprinted_as_the_code_that_runs(
+    user_modules, tmp_path: Path
+) -> None:
+    """The notebook case: the old code runs, so the key must not claim the new source."""
+    body = "THRESHOLD = 0.5\n\ndef use(x):\n    return x > THRESHOLD\n" + STEP
+    mod = user_modules("m", body)
+    path = Path(mod.__file__)
+    path.write_text(body.replace("0.5", "0.7").replace("x > ", "x >= "))  # edited, not reloaded
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        in_process = code_fingerprint(mod.step)
+    assert any("changed after it was imported" in str(w.message) for w in caught)
+    assert mod.step(0.6) is True  # the old code is what runs
+
+    def fresh(source_dir: Path) -> str:
+        code = (
+            f"import sys; sys.path.insert(0, {str(source_dir)!r}); import {mod.__name__} as m; "
+            "from headrace.engine.fingerprint.code import code_fingerprint; "
+            "print(code_fingerprint(m.step))"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert in_process != fresh(path.parent)  # a fresh process runs the edit: another key
+
+
+def test_a_warning_names_a_constant_computed_from_the_clock(user_modules) -> None:
+    body = "import datetime\nSTAMP = datetime.datetime.now()\n\ndef use(x):\n    return STAMP\n"
+    with pytest.warns(UserWarning, match=r"STAMP .* computed at import from datetime\.now"):
+        code_fingerprint(user_modules("m", body + STEP).step)
+
+
+def test_comments_and_formatting_of_constants_change_nothing(user_modules) -> None:
+    body = "K = {1, 2, 3}\n\ndef use(x):\n    return K\n" + STEP
+    before = code_fingerprint(user_modules("m", body).step)
+    edited = body.replace("K = {1, 2, 3}", "K = {  # the allowed values\n    1, 2, 3}")
+    assert code_fingerprint(user_modules("m", edited).step) == before
