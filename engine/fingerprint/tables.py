@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import pickle
 from typing import Any
 
+from .canonical import CanonicalPickler
 from .digest import OBJECT, TABLE, domain_hasher, new_hasher, update_str
 
 __all__ = ["fingerprint_object", "fingerprint_table", "is_table"]
@@ -193,8 +193,9 @@ class _HashWriter:
 def fingerprint_object(obj: Any) -> str | None:
     """Fingerprints an object by its pickle (protocol 5; cloudpickle as a fallback).
 
-    Pickles are not canonical: equal objects built differently (dict insertion order, set
-    order across processes) may differ, which costs a re-run, never a wrong reuse.
+    Sets are pickled sorted, so their order does not vary between processes; other
+    differences (dict insertion order) may still make equal objects differ, which costs a
+    re-run, never a wrong reuse.
 
     Args:
         obj: Any object.
@@ -207,7 +208,7 @@ def fingerprint_object(obj: Any) -> str | None:
         update_str(hasher, label)
         try:
             if label == "pickle":
-                pickle.Pickler(_HashWriter(hasher), protocol=5).dump(obj)
+                CanonicalPickler(_HashWriter(hasher)).dump(obj)
             else:
                 import cloudpickle
 

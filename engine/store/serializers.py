@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ArtifactError
+from ..fingerprint.canonical import dump_object
 from ..types import PARAMETER, PATH, PATHS, TABLE
 
 ArtifactFormat = Literal["json", "parquet", "file", "folder", "files", "joblib"]
@@ -41,9 +42,7 @@ def serialize(
         return _write_path(value, stage, movable)
     if kind == PATHS:
         return _write_paths(value, stage, movable)
-    import joblib
-
-    joblib.dump(value, stage / "object.joblib")
+    dump_object(value, str(stage / "object.joblib"))  # joblib's format, sets sorted
     return "joblib", "object.joblib", ""
 
 
