@@ -1,0 +1,108 @@
+"""The workspace database: WAL, write transactions, the batch writer, the schema version check."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from headrace.engine.errors import WorkspaceError
+from headrace.engine.store.database import SCHEMA_VERSION, Database, pid_alive
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER)"
+
+
+def test_a_new_database_is_wal_and_records_its_schema_version(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.db", SCHEMA)
+    assert db.query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+    assert db.query("SELECT value FROM meta WHERE key='schema_version'") == [
+        {"value": str(SCHEMA_VERSION)}
+    ]
+    db.close()
+
+
+def test_a_database_from_a_newer_headrace_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    Database(path, SCHEMA).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),)
+        )
+    with pytest.raises(WorkspaceError, match=r"written by a newer headrace: upgrade headrace"):
+        Database(path, SCHEMA)
+
+
+def test_a_database_with_a_foreign_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    Database(path, SCHEMA).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value='banana' WHERE key='schema_version'")
+    with pytest.raises(WorkspaceError, match="not a database this headrace wrote"):
+        Database(path, SCHEMA)
+
+
+def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(WorkspaceError, match="cannot be opened"):
+        Database(path, SCHEMA)
+
+
+def test_a_failed_transaction_is_rolled_back(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.db", SCHEMA)
+    with pytest.raises(RuntimeError), db.transaction() as c:
+        c.execute("INSERT INTO t VALUES ('a', 1)")
+        raise RuntimeError("boom")
+    assert db.query("SELECT * FROM t") == []
+    db.close()
+
+
+def _insert(c: sqlite3.Connection, k: str, v: int) -> None:
+    c.execute("INSERT INTO t VALUES (?, ?)", (k, v))
+
+
+def test_the_batch_writer_commits_everything_and_reports_a_failed_write(tmp_path: Path) -> None:
+    db = Database(tmp_path / "x.db", SCHEMA)
+    writer = db.writer()
+    for i in range(500):
+        writer.put(_insert, f"k{i}", i)
+    writer.flush()
+    assert db.query("SELECT COUNT(*) AS n FROM t")[0]["n"] == 500
+    writer.put(_insert, "k1", 1)  # a duplicate key: this write alone fails
+    writer.put(_insert, "later", 2)
+    with pytest.raises(sqlite3.IntegrityError):
+        writer.close()
+    assert db.query("SELECT v FROM t WHERE k='later'") == [{"v": 2}]
+    db.close()
+
+
+def test_concurrent_writers_on_one_file_wait_instead_of_failing(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    dbs = [Database(path, SCHEMA) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def write(db: Database, n: int) -> None:
+        try:
+            for i in range(50):
+                with db.transaction() as c:
+                    _insert(c, f"{n}-{i}", i)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(db, n)) for n, db in enumerate(dbs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and dbs[0].query("SELECT COUNT(*) AS n FROM t")[0]["n"] == 200
+    for db in dbs:
+        db.close()
+
+
+def test_pid_alive() -> None:
+    import os
+
+    assert pid_alive(os.getpid())
+    assert not pid_alive(2**22 + 12345)
