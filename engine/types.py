@@ -1,8 +1,11 @@
-"""Annotation → artifact kind, type compatibility between steps, and parameter coercion."""
+"""Annotation → artifact kind, type compatibility between steps, parameter coercion, output checks."""
 
 from __future__ import annotations
 
+import collections.abc
 import enum
+import os
+import reprlib
 import types
 import typing
 from pathlib import Path
@@ -68,9 +71,19 @@ def kind_of(annotation: Any) -> str:
         return TABLE
     if isinstance(annotation, type) and issubclass(annotation, Path):
         return PATH
-    if get_origin(annotation) in (list, tuple) and _is_path_list(annotation):
-        return PATHS
+    if get_origin(annotation) in _PATH_LISTS and _is_path_list(annotation):
+        return PATHS  # list[Path], tuple[Path, ...], Sequence[Path], Iterable[Path], ...
     return OBJECT
+
+
+_PATH_LISTS = (
+    list,
+    tuple,
+    collections.abc.Sequence,
+    collections.abc.MutableSequence,
+    collections.abc.Collection,
+    collections.abc.Iterable,
+)
 
 
 def _is_path_list(annotation: Any) -> bool:
@@ -96,31 +109,110 @@ def type_name(annotation: Any) -> str:
 def is_compatible(src: Any, dst: Any, *, from_parameter: bool = False) -> bool:
     """Whether a value annotated ``src`` may feed an input annotated ``dst``.
 
+    Generic containers compare their item types, covariantly since values are copied between
+    steps: ``list[int]`` feeds ``Sequence[float]`` but not ``list[str]``. ``Any`` (or a TypeVar)
+    fits everything and everything fits ``object``; a subclass fits its base class; an ``int``
+    fits a ``float`` but a ``bool`` fits neither; either table flavor fits the other (they
+    convert on load); a ``Union`` source fits when each member does, a ``Union`` input when one
+    member does. ``Optional[T]`` feeds ``T``: a None reaching such an input is the consumer's
+    to handle.
+
     Args:
         src: the producer's annotation (a step output or a pipeline parameter).
         dst: the consumer input's annotation.
         from_parameter: the producer is a pipeline parameter, whose values are coerced, so a
             ``str`` parameter may feed a ``Path`` input.
     """
+    return mismatch(src, dst, from_parameter=from_parameter) is None
+
+
+def mismatch(src: Any, dst: Any, *, from_parameter: bool = False) -> tuple[Any, Any] | None:
+    """The innermost pair of annotations that keeps ``src`` from feeding ``dst``, or None.
+
+    For ``dict[str, list[int]]`` into ``dict[str, list[str]]`` the pair is ``(int, str)``.
+
+    Args:
+        src: the producer's annotation.
+        dst: the consumer input's annotation.
+        from_parameter: see :func:`is_compatible`.
+    """
     src, dst = strip_annotated(src), strip_annotated(dst)
-    if dst is Any or dst is object or src is Any or src == dst:
-        return True
-    src = optional_inner(src) or src
-    dst = optional_inner(dst) or dst
-    if src == dst:
-        return True
+    if _is_any(dst) or dst is object or _is_any(src) or src == dst:
+        return None
+    if _is_union(src):
+        members = [m for m in get_args(src) if m is not type(None)]
+        found = (mismatch(m, dst, from_parameter=from_parameter) for m in members)
+        return next((pair for pair in found if pair is not None), None)
+    if _is_union(dst):
+        fits = any(mismatch(src, m, from_parameter=from_parameter) is None for m in get_args(dst))
+        return None if fits else (src, dst)
+    if src is type(None):
+        return (src, dst)
+    return _mismatch_single(src, dst, from_parameter)
+
+
+def _is_any(annotation: Any) -> bool:
+    return annotation is Any or isinstance(annotation, typing.TypeVar)
+
+
+def _is_union(annotation: Any) -> bool:
+    return get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _mismatch_single(src: Any, dst: Any, from_parameter: bool) -> tuple[Any, Any] | None:
     ks, kd = kind_of(src), kind_of(dst)
     if kd == PARAMETER and ks == PARAMETER:
-        return _param_compatible(src, dst)
+        return None if _param_compatible(src, dst) else (src, dst)
     if from_parameter and ks == PARAMETER and kd in (PATH, PATHS):
-        return _base_type(src) is str
+        return None if _base_type(src) is str else (src, dst)
+    if ks == OBJECT and dst in _PRIMITIVES and isinstance(src, type):
+        return None if issubclass(src, dst) else (src, dst)  # numpy.float64 is a float
+    if kd == OBJECT or (ks == OBJECT and kd == PATHS):
+        return _mismatch_generic(src, dst, from_parameter)
     if ks != kd:
-        return False
-    if kd == OBJECT:
-        so, do = get_origin(src) or src, get_origin(dst) or dst
-        if isinstance(so, type) and isinstance(do, type):
-            return issubclass(so, do)
-    return True
+        return (src, dst)
+    return None  # tables convert on load; any Path fits a Path, any list of paths a list
+
+
+def _mismatch_generic(src: Any, dst: Any, from_parameter: bool) -> tuple[Any, Any] | None:
+    so = _base_type(src) if get_origin(src) is Literal else get_origin(src) or src
+    do = get_origin(dst) or dst
+    if not (isinstance(so, type) and isinstance(do, type)) or _is_protocol(do):
+        return None  # a NewType, a Protocol, a special form: not checkable here
+    if not issubclass(so, do):
+        return (src, dst)
+    if collections.abc.Callable in (so, do) or get_origin(src) is Literal:
+        return None
+    pairs = _arg_pairs(src, dst, issubclass(so, tuple), issubclass(do, tuple))
+    if pairs is None:
+        return (src, dst)
+    for s, d in pairs:
+        pair = mismatch(s, d, from_parameter=from_parameter)
+        if pair is not None:
+            return pair
+    return None
+
+
+def _arg_pairs(
+    src: Any, dst: Any, src_tuple: bool, dst_tuple: bool
+) -> list[tuple[Any, Any]] | None:
+    """The item types to compare; None when two fixed-length tuples differ in length."""
+    sargs = tuple(a for a in get_args(src) if a is not Ellipsis)
+    dargs = tuple(a for a in get_args(dst) if a is not Ellipsis)
+    if not sargs or not dargs:
+        return []  # a bare ``list`` means ``list[Any]``
+    if len(sargs) == len(dargs):
+        return list(zip(sargs, dargs, strict=True))
+    dst_repeats = not dst_tuple or Ellipsis in get_args(dst)
+    if src_tuple and len(dargs) == 1 and dst_repeats:  # tuple[int, str] into Sequence[int]
+        return [(s, dargs[0]) for s in sargs]
+    if src_tuple and dst_tuple and Ellipsis in get_args(src):  # tuple[int, ...] into a fixed one
+        return [(sargs[0], d) for d in dargs]
+    return None if src_tuple and dst_tuple else []  # dict[K, V] into Iterable[K]: not compared
+
+
+def _is_protocol(cls: type) -> bool:
+    return bool(getattr(cls, "_is_protocol", False))
 
 
 def _base_type(annotation: Any) -> Any:
@@ -245,3 +337,112 @@ def _coerce_instance(value: Any, annotation: Any) -> Any:
     if isinstance(origin, type) and not isinstance(value, origin):
         raise ValueError(f"expected {type_name(annotation)}, got {type(value).__name__}")
     return value
+
+
+def check_output(value: Any, annotation: Any) -> Any:
+    """Check a value a step returned against its declared output type; return it as stored.
+
+    Stricter than :func:`coerce`, which also parses text. An ``int`` is accepted for a ``float``
+    (and becomes a float); numpy scalars count as the Python value they hold; as in
+    :func:`coerce`, a ``bool`` is neither an ``int`` nor a ``float`` and a float is not an
+    ``int``. A table is a ``pandas.DataFrame`` or a ``pyarrow.Table``, whichever is declared
+    (they convert on load); a path is a ``str`` or ``os.PathLike`` (the caller checks that it
+    exists); ``Optional[T]`` accepts None. Other classes are checked with ``isinstance`` (not
+    Protocols, NewTypes or TypeVars); the items of a container are not inspected.
+
+    Args:
+        value: what the step returned for this output.
+        annotation: the output's declared type.
+
+    Raises:
+        ValueError: the value does not fit; the message says what was expected and what came.
+    """
+    annotation = strip_annotated(annotation)
+    if _is_any(annotation) or annotation is object:
+        return value
+    if _is_union(annotation):
+        return _check_union(value, annotation)
+    kind = kind_of(annotation)
+    if kind == PARAMETER:
+        return _check_parameter(_python_scalar(value), annotation)
+    if kind == PATH:
+        return _check_path(value, "")
+    if kind == PATHS:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"expected a list of pathlib.Path, got {describe(value)}")
+        return [_check_path(v, f" at index {i}") for i, v in enumerate(value)]
+    if kind == TABLE:
+        if _is_table(value):
+            return value
+        raise ValueError(f"expected a pandas.DataFrame or pyarrow.Table, got {describe(value)}")
+    origin = get_origin(annotation) or annotation
+    if not isinstance(origin, type) or _is_protocol(origin) or isinstance(value, origin):
+        return value
+    raise ValueError(f"expected {type_name(annotation)}, got {describe(value)}")
+
+
+def describe(value: Any) -> str:
+    """A value's type and a short one-line repr for messages: ``str 'abc'``."""
+    if value is None:
+        return "None"
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and shape:  # a DataFrame or an array: its shape, not its repr
+        return f"{type_name(type(value))} of shape {shape}"
+    return f"{type_name(type(value))} {short_repr(value)}"
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to about 60 characters, on one line."""
+    return " ".join(_SHORT.repr(value).split())  # a failing __repr__ gives <X instance at ...>
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
+def _check_union(value: Any, annotation: Any) -> Any:
+    members = [m for m in get_args(annotation) if m is not type(None)]
+    if value is None and len(members) < len(get_args(annotation)):
+        return None
+    if len(members) == 1:
+        return check_output(value, members[0])
+    for member in members:
+        try:
+            return check_output(value, member)
+        except ValueError:
+            continue
+    raise ValueError(f"expected {type_name(annotation)}, got {describe(value)}")
+
+
+def _python_scalar(value: Any) -> Any:
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()  # numpy.float64(1.5) -> 1.5, numpy.bool_(True) -> True
+    return value
+
+
+def _check_parameter(value: Any, annotation: Any) -> Any:
+    if get_origin(annotation) is Literal:
+        for choice in get_args(annotation):
+            if type(value) is type(choice) and value == choice:
+                return choice
+        raise ValueError(f"expected one of {list(get_args(annotation))!r}, got {describe(value)}")
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        if isinstance(value, annotation):
+            return value
+        raise ValueError(f"expected a {type_name(annotation)} member, got {describe(value)}")
+    allowed: tuple[type, ...] = (int, float) if annotation is float else (annotation,)
+    fits = isinstance(value, allowed) and (annotation is bool or not isinstance(value, bool))
+    if fits:
+        return float(value) if annotation is float else value
+    article = "an" if annotation is int else "a"
+    raise ValueError(f"expected {article} {annotation.__name__}, got {describe(value)}")
+
+
+def _check_path(value: Any, where: str) -> Path:
+    if isinstance(value, (str, os.PathLike)) and os.fspath(value):
+        return Path(value)
+    raise ValueError(f"expected a pathlib.Path to a file or folder, got {describe(value)}{where}")
+
+
+def _is_table(value: Any) -> bool:
+    return any(table_flavor(cls) for cls in type(value).__mro__)

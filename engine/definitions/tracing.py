@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import DefinitionError, did_you_mean
-from ..types import PARAMETER, PATH, PATHS, coerce, is_compatible, type_name
+from ..types import PARAMETER, PATH, PATHS, coerce, mismatch, strip_annotated, type_name
 from ._active import start_tracing, stop_tracing
 from .component import NO_DEFAULT, Component, Port
 from .graph import build_graph
@@ -262,20 +262,22 @@ class Builder:
         if value is None and port.default is None:
             return Binding("value", value=None)
         if isinstance(value, OutputRef):
-            if not is_compatible(value.port.annotation, port.annotation):
+            why = _type_mismatch(value.port.annotation, port.annotation)
+            if why is not None:
                 self.problems.append(
                     f"{at}: expects {type_name(port.annotation)} but step {value.draft.name!r} "
-                    f"output {value.port.name!r} is {type_name(value.port.annotation)}; pass an "
-                    "output of the right type or change one of the annotations"
+                    f"output {value.port.name!r} is {type_name(value.port.annotation)}{why}; "
+                    "pass an output of the right type or change one of the annotations"
                 )
             return value
         if isinstance(value, ParamRef):
             self.used_params.add(value.param.name)
-            if not is_compatible(value.param.annotation, port.annotation, from_parameter=True):
+            why = _type_mismatch(value.param.annotation, port.annotation, from_parameter=True)
+            if why is not None:
                 self.problems.append(
                     f"{at}: expects {type_name(port.annotation)} but pipeline parameter "
-                    f"{value.param.name!r} is {type_name(value.param.annotation)}; change the "
-                    "parameter's annotation to match"
+                    f"{value.param.name!r} is {type_name(value.param.annotation)}{why}; change "
+                    "the parameter's annotation to match"
                 )
             return Binding("parameter", name=value.param.name)
         if isinstance(value, (Component, PipelineLike, StepHandle, SubPipelineHandle)):
@@ -366,6 +368,16 @@ class Builder:
         if isinstance(ref, Binding):
             return ref
         return Binding("value", value=ref)
+
+
+def _type_mismatch(src: Any, dst: Any, *, from_parameter: bool = False) -> str | None:
+    """None when ``src`` may feed ``dst``; else "" or, for nested types, which part differs."""
+    pair = mismatch(src, dst, from_parameter=from_parameter)
+    if pair is None:
+        return None
+    if pair == (strip_annotated(src), strip_annotated(dst)):
+        return ""
+    return f" ({type_name(pair[0])} does not fit {type_name(pair[1])})"
 
 
 def _port(p: PipelineParameter) -> Port:

@@ -5,6 +5,7 @@ Everything here runs wherever the executor puts it (a thread, a process, a Dask 
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 import traceback
@@ -13,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ArtifactError
 from ..store.artifacts import ArtifactRecord, ArtifactStore
+from ..types import OBJECT, PARAMETER, PATH, PATHS, check_output, describe, short_repr, type_name
 from .context import RunContext, activate, deactivate
 from .task import InputSpec, StepResult, StepTask
 
 if TYPE_CHECKING:
-    from ..definitions.component import Component
+    from ..definitions.component import Port
 
 _stores: dict[str, ArtifactStore] = {}
 _stores_lock = threading.Lock()
@@ -40,9 +42,9 @@ def execute(task: StepTask) -> StepResult:
     started = time.time()
     token = activate(ctx)
     try:
-        kwargs = {i.name: _load(store, i) for i in task.inputs}
+        kwargs = {i.name: _load(store, i, _where(task)) for i in task.inputs}
         returned = task.component.fn(**kwargs)
-        outputs = _store_outputs(task.component, returned, store, ctx)
+        outputs = _store_outputs(task, returned, store, ctx)
     except Exception as exc:  # user code or its outputs
         return StepResult(
             task.step,
@@ -66,40 +68,99 @@ def execute(task: StepTask) -> StepResult:
     )
 
 
-def _load(store: ArtifactStore, spec: InputSpec) -> Any:
+def _load(store: ArtifactStore, spec: InputSpec, where: str) -> Any:
     if spec.record is None:
         return spec.value
-    return store.load(spec.record, spec.annotation)
+    try:
+        return store.load(spec.record, spec.annotation)
+    except ValueError as exc:  # e.g. None from an Optional[T] output into a T input
+        if spec.record.fmt != "json":
+            raise
+        raise ArtifactError(
+            f"{where}, argument {spec.name!r}: the upstream value does not fit "
+            f"{type_name(spec.annotation)} ({exc}); declare the input to accept it "
+            "(e.g. Optional[...]) or make the upstream step return that type"
+        ) from None
 
 
 def _store_outputs(
-    comp: Component, returned: Any, store: ArtifactStore, ctx: RunContext
+    task: StepTask, returned: Any, store: ArtifactStore, ctx: RunContext
 ) -> tuple[tuple[str, ArtifactRecord], ...]:
-    ports = comp.outputs
+    ports = task.component.outputs
     if not ports:
         return ()
-    if len(ports) == 1:
-        values: tuple[Any, ...] = (returned,)
-    else:
-        if not isinstance(returned, tuple) or len(returned) != len(ports):
-            got = (
-                f"a tuple of {len(returned)}"
-                if isinstance(returned, tuple)
-                else type(returned).__name__
-            )
-            raise ArtifactError(
-                f"component {comp.name!r} declares {len(ports)} outputs "
-                f"({', '.join(p.name for p in ports)}) but returned {got}; return a tuple in that order"
-            )
-        values = returned
+    where = _where(task)
+    values = _split(where, ports, returned)
+    checked = [
+        _checked(f"{where}, output {p.name!r}", p, v) for p, v in zip(ports, values, strict=True)
+    ]
     movable = ctx._output_dir if isinstance(ctx._output_dir, Path) else None
-    out = []
-    for port, value in zip(ports, values, strict=True):
-        try:
-            out.append((port.name, store.write(value, port.kind, port.annotation, movable)))
-        except ArtifactError as exc:
-            raise ArtifactError(f"component {comp.name!r}, output {port.name!r}: {exc}") from exc
-    return tuple(out)
+    return tuple(
+        (p.name, _write(store, f"{where}, output {p.name!r}", p, v, movable))
+        for p, v in zip(ports, checked, strict=True)
+    )
+
+
+def _where(task: StepTask) -> str:
+    return f"step {task.step!r}, component {task.component.name!r}"
+
+
+def _split(where: str, ports: tuple[Port, ...], returned: Any) -> tuple[Any, ...]:
+    """One value per output: the return value itself, or the items of the returned tuple."""
+    if len(ports) == 1:
+        return (returned,)
+    if isinstance(returned, tuple) and len(returned) == len(ports):
+        return returned
+    got = (
+        f"a tuple of {len(returned)} values {short_repr(returned)}"
+        if isinstance(returned, tuple)
+        else describe(returned)
+    )
+    raise ArtifactError(
+        f"{where} declares {len(ports)} outputs ({', '.join(p.name for p in ports)}) but "
+        f"returned {got}; return a tuple of {len(ports)} values in that order"
+    )
+
+
+def _checked(at: str, port: Port, value: Any) -> Any:
+    """The value as it will be stored, after checking it against the declared type."""
+    try:
+        value = check_output(value, port.annotation)
+    except ValueError as exc:
+        raise ArtifactError(
+            f"{at}: {exc} (declared {type_name(port.annotation)}); return a value of the "
+            "declared type or change the return annotation"
+        ) from None
+    if value is None:  # an Optional output
+        return None
+    paths = value if port.kind == PATHS else [value] if port.kind == PATH else []
+    for i, path in enumerate(paths):
+        if not path.exists():
+            item = f" (item {i})" if port.kind == PATHS else ""
+            raise ArtifactError(
+                f"{at}: the returned path {str(path)!r}{item} does not exist; write the file "
+                "(e.g. under get_run_context().output_dir) before returning its path"
+            )
+    return value
+
+
+def _write(
+    store: ArtifactStore, at: str, port: Port, value: Any, movable: Path | None
+) -> ArtifactRecord:
+    # None from an Optional table, path or object output is stored as an object.
+    kind = port.kind if value is not None or port.kind == PARAMETER else OBJECT
+    try:
+        return store.write(value, kind, port.annotation, movable)
+    except ArtifactError as exc:
+        raise ArtifactError(f"{at}: {exc}") from None
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        if kind != OBJECT:
+            raise
+        raise ArtifactError(
+            f"{at}: the returned {type_name(type(value))} cannot be pickled "
+            f"({type(exc).__name__}: {exc}); return a picklable value, or save it under "
+            "get_run_context().output_dir and return the Path"
+        ) from None
 
 
 def _user_traceback(exc: BaseException) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from ..types import PATH as PATH_KIND
+from ..types import PATHS as PATHS_KIND
+from ..types import kind_of
 from .code import code_fingerprint, code_ingredients
 from .digest import (
     KEY,
@@ -116,28 +117,11 @@ def fingerprint_input(
 
 
 def _annotation_kind(annotation: Any) -> str | None:
-    """Returns "path", "paths" or None for an annotation (through Annotated/Optional)."""
+    """Returns "path", "paths" or None, as the engine's one classifier (types.kind_of) says."""
     if annotation is None:
         return None
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return _annotation_kind(args[0])
-    if origin in (typing.Union, types.UnionType):
-        kinds = {_annotation_kind(arg) for arg in args if arg is not type(None)}
-        return kinds.pop() if len(kinds) == 1 else None
-    if origin in (list, tuple) or _is_sequence_origin(origin):
-        items = [arg for arg in args if arg is not Ellipsis]
-        return "paths" if items and all(_annotation_kind(a) == "path" for a in items) else None
-    if isinstance(annotation, type) and issubclass(annotation, PurePath):
-        return "path"
-    return None
-
-
-def _is_sequence_origin(origin: Any) -> bool:
-    import collections.abc as abc
-
-    return origin in (abc.Sequence, abc.MutableSequence, abc.Iterable, abc.Collection)
+    kind = kind_of(annotation)
+    return kind if kind in (PATH_KIND, PATHS_KIND) else None
 
 
 def cache_key(code_fp: str, params: Mapping[str, str], inputs: Mapping[str, str]) -> str:
