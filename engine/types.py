@@ -11,13 +11,16 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-PARAMETER = "parameter"  # int/float/str/bool, Literal, Enum, Optional of them: hashed by value
-TABLE = "table"  # pandas.DataFrame / pyarrow.Table: stored as Parquet
-PATH = "path"  # pathlib.Path: a file or a folder, hashed by content
-PATHS = "paths"  # list[Path]
-OBJECT = "object"  # anything else: stored with joblib
+ArtifactKind = Literal["parameter", "table", "path", "paths", "object"]
+"""What a value is, as its annotation says: decides how it is hashed, stored and loaded."""
 
-KINDS = (PARAMETER, TABLE, PATH, PATHS, OBJECT)
+PARAMETER: ArtifactKind = "parameter"  # int/float/str/bool, Literal, Enum, Optional of them
+TABLE: ArtifactKind = "table"  # pandas.DataFrame / pyarrow.Table: stored as Parquet
+PATH: ArtifactKind = "path"  # pathlib.Path: a file or a folder, hashed by content
+PATHS: ArtifactKind = "paths"  # list[Path]
+OBJECT: ArtifactKind = "object"  # anything else: stored with joblib
+
+KINDS: tuple[ArtifactKind, ...] = (PARAMETER, TABLE, PATH, PATHS, OBJECT)
 _PRIMITIVES = (bool, int, float, str)
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
@@ -51,7 +54,7 @@ def table_flavor(annotation: Any) -> str | None:
     return None
 
 
-def kind_of(annotation: Any) -> str:
+def kind_of(annotation: Any) -> ArtifactKind:
     """Classify an annotation as one of :data:`KINDS`.
 
     Args:

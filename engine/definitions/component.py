@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, get_args, get_origin
 
 from ..errors import DefinitionError
-from ..types import kind_of, strip_annotated
+from ..types import ArtifactKind, kind_of, strip_annotated
 from ._active import current_builder
 
 NO_DEFAULT: Any = inspect.Parameter.empty
@@ -28,7 +28,7 @@ class Port:
 
     name: str
     annotation: Any
-    kind: str
+    kind: ArtifactKind
     default: Any = NO_DEFAULT
 
     @property

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ParameterError, did_you_mean
-from ..types import coerce, kind_of, type_name
+from ..types import ArtifactKind, coerce, kind_of, type_name
 from .component import NO_DEFAULT, Component
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class PipelineParameter:
         return self.default is NO_DEFAULT
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> ArtifactKind:
         """The artifact kind of the parameter's type."""
         return kind_of(self.annotation)
 

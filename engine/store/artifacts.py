@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ArtifactError
 from ..fingerprint.keys import hash_bytes
-from ..types import PARAMETER, coerce, table_flavor
+from ..types import PARAMETER, ArtifactKind, coerce, table_flavor
 from .integrity import address, bytes_match, local_matches, local_size
 from .serializers import ArtifactFormat, json_bytes, serialize
 
@@ -39,7 +39,7 @@ class ArtifactRecord:
     """
 
     fingerprint: str
-    kind: str
+    kind: ArtifactKind
     fmt: ArtifactFormat
     uri: str
     size: int
@@ -118,7 +118,7 @@ class ArtifactStore:
         return path
 
     def write(
-        self, value: Any, kind: str, annotation: Any = None, movable: Path | None = None
+        self, value: Any, kind: ArtifactKind, annotation: Any = None, movable: Path | None = None
     ) -> ArtifactRecord:
         """Serialize ``value`` as ``kind`` and store it under its content address.
 
@@ -146,7 +146,7 @@ class ArtifactStore:
             shutil.rmtree(stage, ignore_errors=True)
 
     def _write_small(
-        self, data: bytes, kind: str, fmt: ArtifactFormat, payload: str
+        self, data: bytes, kind: ArtifactKind, fmt: ArtifactFormat, payload: str
     ) -> ArtifactRecord:
         """Fast path for small in-memory payloads: hash the bytes, write only when new."""
         fp = address(kind, fmt, payload, hash_bytes(data))

@@ -10,14 +10,14 @@ from typing import Any, Literal
 
 from ..errors import ArtifactError
 from ..fingerprint.canonical import dump_object
-from ..types import PARAMETER, PATH, PATHS, TABLE
+from ..types import PARAMETER, PATH, PATHS, TABLE, ArtifactKind
 
 ArtifactFormat = Literal["json", "parquet", "file", "folder", "files", "joblib"]
 """How an artifact's payload is stored."""
 
 
 def serialize(
-    value: Any, kind: str, stage: Path, movable: Path | None
+    value: Any, kind: ArtifactKind, stage: Path, movable: Path | None
 ) -> tuple[ArtifactFormat, str, str]:
     """Write ``value`` as an artifact of ``kind`` into the folder ``stage``.
 
