@@ -5,7 +5,11 @@ with small outputs, run with run history and artifacts recorded. Prints ms of ov
 step (wall time minus the plain-Python time of the same calls, over the number of steps) and
 the ratios. Prefect runs only with --prefect (it starts a real Prefect server, ~10 s).
 
-Usage: python benchmarks/overhead.py [--steps 1000] [--repeat 3] [--prefect]
+It also times building and validating 10,000- and 100,000-step chains (targets: < 1 s
+and < 15 s), and the whole ``submit()`` of a newly built pipeline (tracing, validation,
+the run and its records), not only the run of an already validated one.
+
+Usage: python benchmarks/overhead.py [--steps 1000] [--repeat 3] [--prefect] [--no-scale]
 """
 
 from __future__ import annotations
@@ -75,6 +79,27 @@ def run_headrace(pipe, root: Path) -> float:
     assert run.status == "Completed", run.status
     ws.close()
     return took
+
+
+def run_headrace_new(shape: str, n: int, root: Path) -> float:
+    """The whole submit() of a pipeline built just now: tracing and validation included."""
+    ws = Workspace(root)
+    make_pipelines(n)[shape].submit(workspace=ws)  # warm: imports, code fingerprints
+    pipe = make_pipelines(n)[shape]
+    t = time.perf_counter()
+    run = pipe.submit(workspace=ws, regenerate_outputs=True)
+    took = time.perf_counter() - t
+    assert run.status == "Completed", run.status
+    ws.close()
+    return took
+
+
+def trace_time(n: int) -> float:
+    """Seconds to build and validate an n-step chain."""
+    pipe = make_pipelines(n)["chain"]
+    t = time.perf_counter()
+    pipe.validate()
+    return time.perf_counter() - t
 
 
 def run_kedro(shape: str, n: int) -> float:
@@ -147,6 +172,7 @@ def main() -> None:
     ap.add_argument(
         "--prefect", action="store_true", help="also time Prefect against a real server"
     )
+    ap.add_argument("--no-scale", action="store_true", help="skip the 10k/100k-step builds")
     args = ap.parse_args()
     n = args.steps
     console = Console()
@@ -161,12 +187,17 @@ def main() -> None:
         "prefect",
         "headrace/kedro",
         "headrace/prefect",
+        "headrace, new pipeline",
     ):
         table.add_column(col)
     with tempfile.TemporaryDirectory() as tmp:
         for shape, pipe in pipes.items():
             base = min(plain(shape, n) for _ in range(args.repeat))
             ours = min(run_headrace(pipe, Path(tmp) / f"{shape}-{i}") for i in range(args.repeat))
+            new = min(
+                run_headrace_new(shape, n, Path(tmp) / f"{shape}-new-{i}")
+                for i in range(args.repeat)
+            )
             kedro = min(run_kedro(shape, n) for _ in range(args.repeat))
 
             def per(total: float, base: float = base) -> float:
@@ -185,8 +216,17 @@ def main() -> None:
                 f"{per(pref):.3f}" if pref else "-",
                 f"{per(ours) / per(kedro):.2f}",
                 f"{per(ours) / per(pref):.2f}" if pref else "-",
+                f"{per(new):.3f}",
             )
     console.print(table)
+    if not args.no_scale:
+        for steps, target in ((10_000, 1.0), (100_000, 15.0)):
+            took = min(trace_time(steps) for _ in range(2 if steps < 100_000 else 1))
+            verdict = "ok" if took < target else "OVER"
+            console.print(
+                f"build + validate a {steps:,}-step chain: {took:.2f} s "
+                f"(target < {target:g} s: {verdict})"
+            )
     t = statistics.median(_import_time() for _ in range(5))
     console.print(f"import headrace.engine: {t * 1000:.0f} ms (median of 5 fresh interpreters)")
 

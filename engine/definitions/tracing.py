@@ -181,24 +181,41 @@ class Builder:
         self.prefix = ""
         self.used_params: set[str] = set()
         self.prefixes: set[str] = set()
+        self._names: dict[str, int] = {}  # step name → how many drafts carry it
+        self._next: dict[str, int] = {}  # base name → the first suffix that may be free
 
     def _unique(self, base: str) -> str:
-        taken = {d.name for d in self.drafts}
-        if base not in taken:
+        """``base``, else ``base_N`` with the smallest free N ≥ 2 (amortized O(1) per step)."""
+        if not self._names.get(base):
             return base
-        n = 2
-        while f"{base}_{n}" in taken:
+        n = self._next.get(base, 2)
+        while self._names.get(f"{base}_{n}"):
             n += 1
+        self._next[base] = n + 1
         return f"{base}_{n}"
+
+    def _record(self, draft: _Draft) -> None:
+        self.drafts.append(draft)
+        self._names[draft.name] = self._names.get(draft.name, 0) + 1
 
     def rename(self, draft: _Draft, name: str) -> None:
         """Rename a step, reporting a clash."""
         full = self.prefix + name if not name.startswith(self.prefix) else name
-        if any(d.name == full and d is not draft for d in self.drafts):
+        if full != draft.name and self._names.get(full):
             self.problems.append(
                 f"step name {full!r} is used twice; give each step its own name with .named()"
             )
+        self._names[draft.name] -= 1
+        if not self._names[draft.name]:
+            self._freed(draft.name)
         draft.name = full
+        self._names[full] = self._names.get(full, 0) + 1
+
+    def _freed(self, name: str) -> None:
+        """A renamed step freed ``name``: a later ``base_N`` may take that suffix again."""
+        base, _, suffix = name.rpartition("_")
+        if suffix.isdigit() and base in self._next:
+            self._next[base] = min(self._next[base], int(suffix))
 
     def drafts_of(self, other: Any, where: str) -> list[_Draft]:
         """The steps behind a handle passed to ``.after()``."""
@@ -229,7 +246,7 @@ class Builder:
             else:
                 bindings[port.name] = Binding("value", value=port.default)
         draft = _Draft(self._unique(self.prefix + comp.name), comp, bindings)
-        self.drafts.append(draft)
+        self._record(draft)
         return StepHandle(self, draft)
 
     def _match_arguments(
@@ -333,7 +350,7 @@ class Builder:
             else:
                 values[p.name] = p.default
         prefix, n = self.prefix + sub.name, 2
-        while prefix in self.prefixes or any(d.name == prefix for d in self.drafts):
+        while prefix in self.prefixes or self._names.get(prefix):
             prefix, n = f"{self.prefix}{sub.name}_{n}", n + 1
         self.prefixes.add(prefix)
         before = len(self.drafts)

@@ -315,3 +315,21 @@ def test_branching_on_a_parameter_while_tracing_is_explained() -> None:
         "pipeline body only wires steps together; compute with the value inside a @component "
         "instead"
     ]
+
+
+def test_a_suffix_freed_by_a_rename_is_taken_again() -> None:
+    """Names come out as before the linear-time builder: the smallest free suffix."""
+    from headrace.engine import component, pipeline
+
+    @component
+    def one(x: int = 1) -> int:
+        return x
+
+    @pipeline
+    def renamed():
+        one()
+        one().named("other")
+        one()
+        one()
+
+    assert list(renamed.definition.steps) == ["one", "other", "one_2", "one_3"]
