@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HeadraceError
+from ..store.staging import owned_prefix
 
 
 @dataclass
@@ -38,7 +39,8 @@ class RunContext:
                 self._output_dir = Path(tempfile.mkdtemp(prefix="headrace-offline-"))
             else:
                 parent.mkdir(parents=True, exist_ok=True)
-                self._output_dir = Path(tempfile.mkdtemp(prefix="out-", dir=parent))
+                # out-<pid>-...: gc never removes the folder of a process that is alive
+                self._output_dir = Path(tempfile.mkdtemp(prefix=owned_prefix("out-"), dir=parent))
         return self._output_dir
 
     @property

@@ -18,6 +18,7 @@ from ..fingerprint.keys import hash_bytes
 from ..types import PARAMETER, ArtifactKind, coerce, table_flavor
 from .integrity import address, bytes_match, local_matches, local_size
 from .serializers import ArtifactFormat, json_bytes, serialize
+from .staging import owned_name
 
 if TYPE_CHECKING:
     from .statcache import StatCache
@@ -113,7 +114,7 @@ class ArtifactStore:
 
     def new_staging_dir(self) -> Path:
         """A fresh private local folder to build payloads in."""
-        path = self.staging / uuid.uuid4().hex
+        path = self.staging / owned_name()
         path.mkdir(parents=True)
         return path
 
@@ -155,7 +156,7 @@ class ArtifactStore:
             return record  # the same bytes are stored already, and they verify
         final = os.path.dirname(record.uri)
         self.staging.mkdir(parents=True, exist_ok=True)
-        tmp = self.staging / f"{uuid.uuid4().hex}.part"
+        tmp = self.staging / owned_name(".part")
         tmp.write_bytes(data)
         os.chmod(tmp, _READ_ONLY)
         os.makedirs(final, exist_ok=True)

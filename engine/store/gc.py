@@ -13,6 +13,7 @@ from typing import Any
 from ..status import Status
 from .artifacts import ArtifactRecord, local_size
 from .durations import parse_duration
+from .staging import owner_alive
 from .workspace import Workspace
 
 STAGING_GRACE_S = 3600  # staging folders younger than this may belong to a running step
@@ -150,8 +151,11 @@ def _stale_staging(ws: Workspace, report: GcReport) -> None:
     if (staging / "out").is_dir():  # step output folders: judged one by one
         entries += list((staging / "out").iterdir())
     for entry in entries:
-        if now - _newest_mtime(entry) < STAGING_GRACE_S:
-            continue  # a running step may still be writing here
+        alive = owner_alive(entry.name)
+        if alive:
+            continue  # the process staging it lives: however old, it is in use
+        if alive is None and now - _newest_mtime(entry) < STAGING_GRACE_S:
+            continue  # no owner in its name (older headrace): a running step may write here
         _remove(entry, report)
 
 
