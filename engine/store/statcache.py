@@ -82,6 +82,8 @@ class StatCache:
             st: The file's current ``os.stat`` result.
         """
         key = os.fspath(path)
+        if not _storable(key):
+            return None  # a name SQLite cannot hold (not UTF-8): hashed every time
         with self._lock:
             entry = self._rows.get(key)
             if entry is None and not self._is_prefetched(key):
@@ -110,6 +112,8 @@ class StatCache:
         hashed_at = time.time_ns() if hashed_at_ns is None else hashed_at_ns
         entry = _Entry(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest, hashed_at)
         key = os.fspath(path)
+        if not _storable(key):
+            return
         with self._lock:
             self._rows[key] = entry
             self._pending[key] = entry
@@ -124,6 +128,8 @@ class StatCache:
             The number of entries loaded.
         """
         root = os.fspath(folder).rstrip(os.sep) + os.sep
+        if not _storable(root):
+            return 0
         with self._lock:
             if self._is_prefetched(root):
                 return 0
@@ -178,6 +184,15 @@ class StatCache:
 
     def _is_prefetched(self, path: str) -> bool:
         return any(path.startswith(root) for root in self._prefetched)
+
+
+def _storable(key: str) -> bool:
+    """Whether SQLite can store the path as text (a non-UTF-8 file name cannot)."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _matches(entry: _Entry, st: os.stat_result) -> bool:
