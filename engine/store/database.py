@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import queue
 import sqlite3
@@ -51,11 +53,8 @@ class Database:
                     )
                 for statement in statements(schema):
                     c.execute(statement)
-        except sqlite3.DatabaseError as exc:
-            raise WorkspaceError(
-                f"the workspace database {self.path} cannot be opened ({exc}); if it is damaged, "
-                "move it aside and run again to start a new history"
-            ) from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise explain(self.path, exc) from exc
         if found is not None:
             check_schema_version(self.path, found[0])
 
@@ -63,13 +62,24 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise explain(self.path, exc) from exc
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error) and _explainable(exc):
+                    raise explain(self.path, exc) from exc
                 raise
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise explain(self.path, exc) from exc
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run a read query and return rows addressable by column name.
@@ -86,9 +96,14 @@ class Database:
             self._readers.conn = conn
             with self._lock:
                 self._reader_conns.append(conn)
-        cur = conn.execute(sql, args)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        try:
+            cur = conn.execute(sql, args)
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        except sqlite3.Error as exc:
+            if _explainable(exc):
+                raise explain(self.path, exc) from exc
+            raise
 
     def writer(self) -> BatchWriter:
         """A background writer that groups many writes into each transaction."""
@@ -102,6 +117,46 @@ class Database:
                 conn.close()
             self._reader_conns.clear()
         self._readers = threading.local()
+
+
+def explain(path: Path, exc: BaseException) -> WorkspaceError:
+    """A workspace error that says what is really wrong with the database, and what to do.
+
+    Only real damage is called damage: a read-only workspace, a full disk or a long lock
+    get their own advice, so following it never discards a good history.
+    """
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        why = (
+            "is read-only here; run in a workspace you can write (--workspace, "
+            "$HEADRACE_HOME) or fix its permissions. Nothing was changed"
+        )
+    elif "full" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+        why = "cannot grow: the disk is full. Free some space and run again; nothing was lost"
+    elif "locked" in text or "busy" in text:
+        why = (
+            "stayed locked by another process for 30 s; wait for it (headrace gc, a daemon) "
+            "and run again"
+        )
+    elif "unable to open" in text or isinstance(exc, OSError):
+        why = (
+            "cannot be opened or created there; check that the folder exists and that you "
+            "may write to it"
+        )
+    elif "malformed" in text or "not a database" in text or type(exc) is sqlite3.DatabaseError:
+        why = (
+            "is damaged; move it aside (its runs are lost; artifacts stay) and run again to "
+            "start a new history"
+        )
+    else:
+        why = "failed; if this repeats, report it with the message"
+    return WorkspaceError(f"the workspace database {path} {why} ({exc})")
+
+
+def _explainable(exc: sqlite3.Error) -> bool:
+    """Errors of the database itself (not a caller's constraint or SQL mistake)."""
+    mistakes = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+    return not isinstance(exc, mistakes)
 
 
 def check_schema_version(path: Path, recorded: str) -> None:
@@ -134,11 +189,37 @@ def statements(schema: str) -> list[str]:
     return [s.strip() for s in schema.split(";") if s.strip()]
 
 
-def pid_alive(pid: int) -> bool:
+def process_start_time(pid: int) -> str | None:
+    """When process ``pid`` started, as an opaque token, or None when it cannot be read.
+
+    Recorded with a pid so that a later, unrelated process given the same (reused) pid is not
+    taken for it: Linux ``/proc/<pid>/stat`` field 22 (clock ticks since boot), else psutil's
+    creation time when psutil is installed.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return fields[19].decode()  # field 22; fields[0] is field 3 (the state)
+    except (OSError, IndexError, UnicodeDecodeError):
+        pass
+    try:
+        import psutil
+
+        return repr(psutil.Process(pid).create_time())
+    except Exception:  # not installed, no such process, no permission
+        return None
+
+
+def pid_alive(pid: int, started: str | None = None) -> bool:
     """Whether a process with this id runs on this machine (also when another user owns it).
 
     The one liveness check of headrace (run records, the scheduler, the Prefect server). A
     zombie (ended, not yet reaped by its parent) is not alive, where ``/proc`` shows it.
+
+    Args:
+        pid: The process id.
+        started: The process's ``process_start_time`` as recorded with the pid; a process
+            with this id that started at another time reuses the id of a dead one (not alive).
     """
     try:
         os.kill(pid, 0)
@@ -146,6 +227,12 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         pass
+    except (OverflowError, ValueError):  # not a pid at all
+        return False
+    if started is not None:
+        now = process_start_time(pid)
+        if now is not None and now != started:
+            return False
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
@@ -217,7 +304,10 @@ class BatchWriter:
             self._queue.put(done)
             done.wait()
         if self._error is not None:
-            raise self._error
+            error = self._error
+            if isinstance(error, sqlite3.Error) and _explainable(error):
+                raise explain(self.history.path, error) from error
+            raise error
 
     def close(self) -> None:
         """Flush and stop the thread (a second call only re-checks for errors)."""

@@ -46,7 +46,7 @@ def test_a_database_with_a_foreign_schema_version_is_refused(tmp_path: Path) -> 
 def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(WorkspaceError, match="cannot be opened"):
+    with pytest.raises(WorkspaceError, match="is damaged; move it aside"):
         Database(path, SCHEMA)
 
 
