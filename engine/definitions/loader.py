@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import os
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -28,6 +31,11 @@ def import_file(path: Path) -> ModuleType:
         PipelineLoadError: the file is missing, not Python, or raises while importing.
     """
     path = path.expanduser().absolute()
+    if path.is_dir():
+        raise PipelineLoadError(
+            f"{str(path)!r} is a folder, not a pipeline file; give the path of a .py file in "
+            f"it that defines a @pipeline, e.g. `headrace run {path.name}/flows.py`"
+        )
     if not path.is_file():
         raise PipelineLoadError(
             f"pipeline file {str(path)!r} does not exist; give the path of a .py file that "
@@ -46,7 +54,14 @@ def import_file(path: Path) -> ModuleType:
     if folder not in sys.path:
         sys.path.insert(0, folder)
     try:
-        spec.loader.exec_module(module)
+        with _no_exit_at_import():
+            spec.loader.exec_module(module)
+    except _ExitAtImport as exc:
+        del sys.modules[name]
+        raise PipelineLoadError(
+            f"importing {path} called os._exit({exc.code}), which would end headrace with no "
+            'run; move that call under `if __name__ == "__main__":` and try again'
+        ) from None
     except HeadraceError:
         del sys.modules[name]
         raise
@@ -58,6 +73,27 @@ def import_file(path: Path) -> ModuleType:
             f":{last.lineno}); fix the file and try again"
         ) from exc
     return module
+
+
+class _ExitAtImport(BaseException):
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+@contextlib.contextmanager
+def _no_exit_at_import() -> Iterator[None]:
+    """Turn ``os._exit`` during a pipeline file's import into an error (it skips every handler)."""
+    real = os._exit
+
+    def refuse(code: int) -> None:
+        raise _ExitAtImport(code)
+
+    os._exit = refuse  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os._exit = real
 
 
 def pipelines_in(module: ModuleType, own_only: bool = True) -> dict[str, Pipeline]:
