@@ -13,6 +13,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from .digest import BYTES, CHECKSUM, TREE, domain_hasher, update_digest, update_str
+from .options import resolve
 
 if TYPE_CHECKING:
     from .statcache import StatCache
@@ -232,7 +233,7 @@ def fingerprint_url(
     from fsspec.core import url_to_fs
     from fsspec.implementations.local import LocalFileSystem
 
-    fs, root = url_to_fs(url, **(storage_options or {}))
+    fs, root = url_to_fs(url, **resolve(storage_options))
     if isinstance(fs, LocalFileSystem):
         return fingerprint_path(root)
     root = root.rstrip("/") or root

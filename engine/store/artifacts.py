@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ArtifactError
 from ..fingerprint.keys import hash_bytes
+from ..fingerprint.options import resolve
 from ..types import PARAMETER, ArtifactKind, coerce, table_flavor
 from .integrity import address, bytes_match, local_matches, local_size
 from .serializers import ArtifactFormat, json_bytes, serialize
@@ -69,7 +70,8 @@ class ArtifactStore:
     Args:
         root: a local folder or an fsspec URL (``s3://bucket/prefix``, ``memory://x``).
         staging: a local folder for staging (defaults to ``<root>/tmp`` for local roots).
-        storage_options: passed to fsspec.
+        storage_options: passed to fsspec; ``"env:NAME"`` values are read from the
+            environment where the store is opened (workers too), so secrets can stay there.
     """
 
     def __init__(
@@ -82,8 +84,8 @@ class ArtifactStore:
         import fsspec
 
         self.url = str(root)
-        self.storage_options = dict(storage_options or {})
-        self.fs, self.root = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        self.storage_options = dict(storage_options or {})  # env: references unresolved
+        self.fs, self.root = fsspec.core.url_to_fs(self.url, **resolve(self.storage_options))
         self.is_local = "file" in _protocols(self.fs)
         if self.is_local:
             self.root = os.path.abspath(self.root)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
 from ..errors import WorkspaceError
+from ..fingerprint.options import split_secrets
 from .artifacts import ArtifactStore
 from .history import History
 
@@ -31,7 +33,10 @@ class Workspace:
     Args:
         root: the workspace folder (created if missing).
         artifact_root: where artifacts go (a folder or an fsspec URL); recorded on first use.
-        storage_options: fsspec options for the artifact root (e.g. an S3 endpoint).
+        storage_options: fsspec options for the artifact root (e.g. an S3 endpoint). Only
+            options that are not credentials are written to ``workspace.json``; give
+            credentials as ``"env:VARIABLE"`` references (written as they are, read from the
+            environment wherever the store is opened) or pass them each time you open it.
     """
 
     def __init__(
@@ -43,8 +48,19 @@ class Workspace:
         self.root = resolve_root(root)
         if self.root.exists() and not self.root.is_dir():
             raise WorkspaceError(f"workspace {self.root} is a file; give a folder with --workspace")
-        self.root.mkdir(parents=True, exist_ok=True)
-        config = self._config(artifact_root, storage_options)
+        if not self.root.exists():
+            try:  # private by default: run history can hold parameters and paths
+                self.root.mkdir(parents=True, mode=0o700)
+            except FileExistsError:  # another process created it just now
+                pass
+            except OSError as exc:
+                raise WorkspaceError(
+                    f"cannot create the workspace {self.root} ({exc.strerror}); give a folder "
+                    "you may write with --workspace or $HEADRACE_HOME"
+                ) from None
+        public, secrets = split_secrets(storage_options or {})
+        config = self._config(artifact_root, public)
+        options = {**config.get("storage_options", {}), **public, **secrets}
         self.history = History(self.root / "headrace.db")
         # A local artifact root stages under itself (renames must not cross filesystems);
         # a remote one stages in the workspace.
@@ -54,7 +70,7 @@ class Workspace:
         self.store = ArtifactStore(
             config["artifact_root"],
             staging=str(self.root / "tmp") if remote else None,
-            storage_options=config.get("storage_options"),
+            storage_options=options,
             stat_db=str(self.root / "headrace.db"),
         )
 
@@ -73,6 +89,14 @@ class Workspace:
                     f"workspace {self.root} stores artifacts at {config.get('artifact_root')!r}, "
                     f"not {artifact_root!r}; use another workspace folder for another store"
                 )
+            stored = split_secrets(config.get("storage_options") or {})[1]
+            if stored:
+                warnings.warn(
+                    f"{path} holds storage credentials in clear ({', '.join(sorted(stored))}); "
+                    'they are used, but write "env:VARIABLE" there instead and keep the secret '
+                    "in the environment",
+                    stacklevel=3,
+                )
             return dict(config)
         config = {
             "artifact_root": artifact_root or str(self.root / "artifacts"),
@@ -80,7 +104,9 @@ class Workspace:
         }
         # A name of its own: two processes creating the workspace at once must not share it.
         tmp = path.with_name(f".workspace.json.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(config, indent=2))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(config, indent=2))
         os.replace(tmp, path)
         return config
 

@@ -72,5 +72,5 @@ def test_damaged_config_and_database(tmp_path: Path) -> None:
         Workspace(tmp_path / "w1")
     (tmp_path / "w2").mkdir()
     (tmp_path / "w2" / "headrace.db").write_bytes(b"not a database" * 100)
-    with pytest.raises(WorkspaceError, match="cannot be opened .*move it aside"):
+    with pytest.raises(WorkspaceError, match="is damaged; move it aside"):
         Workspace(tmp_path / "w2")
