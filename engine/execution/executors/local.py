@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from ..task import StepResult, StepTask
 from ..worker import execute
 from .base import RunInfo
+from .orphans import die_with_parent
 from .shipping import dumps, run_pickled
 from .threads import DaemonThreadPool
 
@@ -37,7 +38,7 @@ class LocalExecutor:
     def session(self, run: RunInfo, body: Callable[[], T]) -> T:
         """Run the runner loop with a fresh pool."""
         if self.processes:
-            self._pool = ProcessPoolExecutor(max_workers=self.max_workers)
+            self._pool = self._process_pool()
         else:
             self._pool = DaemonThreadPool(self.max_workers)
         return body()
@@ -48,9 +49,15 @@ class LocalExecutor:
         if self.processes:
             if getattr(self._pool, "_broken", False):  # a worker died: start a fresh pool
                 self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = ProcessPoolExecutor(max_workers=self.max_workers)
+                self._pool = self._process_pool()
             return self._pool.submit(run_pickled, dumps(task))
         return self._pool.submit(execute, task)
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        """Workers that end when this process ends, even by SIGKILL."""
+        return ProcessPoolExecutor(
+            max_workers=self.max_workers, initializer=die_with_parent, initargs=(os.getpid(),)
+        )
 
     def note_reused(self, step: str, reused_from: str, upstream: Sequence[str]) -> None:
         """Nothing to show locally."""
