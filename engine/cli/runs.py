@@ -40,17 +40,20 @@ def runs_show(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Show a run: status, parameters, and each step's status, reuse, duration, metrics, outputs."""
-    from .view import steps_table
+    from .view import output_text, short_text, steps_table
 
     result = open_run(workspace, run_id)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
         return
-    out.print(f"pipeline {result.pipeline}  params {json.dumps(result.params, default=str)}")
+    params = ", ".join(f"{k}={short_text(v)}" for k, v in result.params.items())
+    out.print(f"pipeline {result.pipeline}  params {params or '(none)'}", highlight=False)
     out.print(steps_table(result))
-    for s in result.steps.values():
-        for name, art in s.outputs.items():
-            out.print(f"  {s.name}.{name}: {art.path}", highlight=False)
+    outputs = result.outputs
+    if outputs:
+        out.print("outputs:")
+    for name, value in outputs.items():
+        out.print(f"  {name}  {output_text(value)}", highlight=False)
     print_failures(result)
 
 

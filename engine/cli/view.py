@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from typing import Any
@@ -96,28 +97,38 @@ class LiveSteps:
 def steps_table(run: PipelineRun) -> Table:
     """The final per-step table: status, reused, duration, attempts, metrics."""
     table = Table(title=f"run {run.id} — {run.pipeline}: {run.status}")
-    for col in ("step", "status", "reused", "duration", "why", "metrics"):
+    for col in ("step", "status", "reused", "attempts", "duration", "why", "metrics"):
         table.add_column(col)
     for s in run.steps.values():
-        metrics = ", ".join(f"{k}={_short(v)}" for k, v in s.metrics.items())
-        why = "" if s.reused else (s.reason or "")
+        metrics = ", ".join(f"{k}={metric_text(v)}" for k, v in s.metrics.items())
         table.add_row(
             s.name,
             Text(s.status.value, style=STYLE.get(s.status.value, "")),
             "yes" if s.reused else "no",
+            str(s.attempts),
             fmt_duration(s.duration),
-            why,
+            s.reason or "",
             metrics,
         )
     return table
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
+def metric_text(value: Any) -> str:
+    """A logged metric exactly (``10910.3``, not ``1.091e+04``); a long series shows its ends."""
     if isinstance(value, list):
-        return f"[{len(value)} values, last {_short(value[-1])}]" if value else "[]"
-    return str(value)[:30]
+        if len(value) <= 8:
+            return "[" + ", ".join(metric_text(v) for v in value) + "]"
+        ends = [*map(metric_text, value[:3]), "…", *map(metric_text, value[-3:])]
+        return f"[{', '.join(ends)}] ({len(value)} values)"
+    return repr(value) if isinstance(value, float) else short_text(value)
+
+
+def short_text(value: Any, limit: int = 80) -> str:
+    """``value`` as text, cut to ``limit`` characters with its full length said."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
 
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
@@ -127,7 +138,7 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         table.add_column(col)
     for r in rows:
         took = r["finished_at"] - r["started_at"] if r["finished_at"] and r["started_at"] else None
-        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        params = ", ".join(f"{k}={short_text(v, 30)}" for k, v in r["params"].items())
         table.add_row(
             r["id"],
             r["pipeline"],
@@ -137,3 +148,16 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
             params[:60],
         )
     return table
+
+
+def output_text(value: Any) -> str:
+    """A pipeline output as ``runs show`` lists it: a value, or what and where an artifact is."""
+    record = getattr(value, "record", None)
+    if record is None:
+        return short_text(value)
+    if record.kind == "parameter":
+        try:
+            return short_text(value.load())
+        except Exception as exc:  # a damaged or missing artifact: say so, keep listing
+            return f"(cannot be read: {exc})"
+    return f"{record.fmt}, {record.size:,} bytes  {value.path}"

@@ -146,3 +146,25 @@ def test_error_text_is_printed_as_written_not_as_rich_markup(tmp_path: Path) -> 
     assert '`-> tuple[Annotated[object, "model"], Annotated[float, "accuracy"]]`' in proc.stderr
     proc = headrace("run", str(FILES / "one.py"), "--param", "[red]x", ws=tmp_path / "ws", check=2)
     assert "--param '[red]x' is not NAME=VALUE" in proc.stderr
+
+
+def test_runs_show_lists_pipeline_outputs_by_name_and_metrics_exactly(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    headrace("run", str(FILES / "one.py"), "--param", "x=4", ws=ws, check=0)
+    again = headrace("run", str(FILES / "one.py"), "--param", "x=4", ws=ws, check=0)
+    run_id = json.loads(headrace("runs", "list", "--json", ws=ws, check=0).stdout)[0]["id"]
+    human = headrace("runs", "show", run_id, ws=ws, check=0).stdout
+    assert "outputs:" in human and "  result  16" in human  # by name, the value itself
+    assert "reused from run" in human  # the why column is filled for reused steps too
+    assert "attempts" in human
+    assert again.returncode == 0
+
+
+def test_long_values_are_cut_in_views_and_metrics_are_exact() -> None:
+    from headrace.engine.cli.view import metric_text, short_text
+
+    big = "v" * 5000
+    assert short_text(big).endswith("(5,000 characters)") and len(short_text(big)) < 120
+    assert metric_text(10910.3) == "10910.3"
+    assert metric_text([1.5, 2.5]) == "[1.5, 2.5]"
+    assert metric_text(list(range(20))) == "[0, 1, 2, …, 17, 18, 19] (20 values)"
