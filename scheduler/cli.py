@@ -52,6 +52,13 @@ def create(
     every: Annotated[str | None, typer.Option(help="Recurrence: 30m, 2h, 1d, 1w, 1mo.")] = None,
     at: Annotated[str | None, typer.Option(help="HH:MM[,HH:MM] with --every.")] = None,
     week_days: Annotated[str | None, typer.Option(help="Mon,Fri with --every 1w.")] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="First run and anchor of --every: ISO 8601 such as 2026-12-01T09:30 (in "
+            "--timezone) or with an offset, or 'now' (at once). With --cron: not before it."
+        ),
+    ] = None,
     on_change: Annotated[str | None, typer.Option(help="Folder or fsspec URL to watch.")] = None,
     glob: Annotated[str, typer.Option(help="Files that count, e.g. '*.csv'.")] = "*",
     poll: Annotated[str, typer.Option(help="Polling interval, e.g. 30s.")] = "30s",
@@ -67,7 +74,8 @@ def create(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Create a schedule: exactly one of --cron, --every or --on-change."""
-    from headrace.scheduler.schedule import Schedule
+    from headrace.scheduler.schedule import Schedule, open_workspace
+    from headrace.scheduler.store import SchedulerStore
 
     params = parse_params(param)
     with user_errors():
@@ -79,6 +87,7 @@ def create(
             every=every,
             at=at,
             week_days=week_days,
+            start_time=start,
             on_change=on_change,
             glob=glob,
             poll=poll,
@@ -89,9 +98,21 @@ def create(
             overlap=overlap,
             workspace=workspace,
         )
-    nxt = made.next_fire(datetime.now(UTC))
+        row = SchedulerStore(open_workspace(workspace).history).schedule(made.name)
+    nxt = _next_fire(made, row.cursor_time if row else None)
     when = f"; next fire {nxt.isoformat(' ', 'seconds')}" if nxt else ""
     out.print(f"created schedule {made.name!r}: {made.describe()}{when}", highlight=False)
+
+
+def _next_fire(s: Any, cursor_time: float | None) -> datetime | None:
+    """The next fire of an enabled time schedule: one due now (on time), else the next one."""
+    from headrace.scheduler.planner import GRACE
+
+    if not s.enabled or s.timing is None:
+        return None
+    now = datetime.now(UTC)
+    due: datetime = s.next_fire(datetime.fromtimestamp(cursor_time or s.created_at, UTC))
+    return due if due >= now - GRACE else s.next_fire(now)
 
 
 def _listing(workspace: Path | None) -> list[dict[str, Any]]:
@@ -103,8 +124,7 @@ def _listing(workspace: Path | None) -> list[dict[str, Any]]:
     rows = []
     for row in store.schedules():
         s = Schedule.from_row(row)
-        cursor = datetime.fromtimestamp(row.cursor_time or s.created_at, UTC)
-        nxt = s.next_fire(max(cursor, datetime.now(UTC))) if s.enabled else None
+        nxt = _next_fire(s, row.cursor_time)
         last = store.last_firing(s.name)
         status = ws.history.run_status(last.run_id) if last else None
         rows.append(

@@ -1,29 +1,38 @@
-"""Recurrence and cron schedules: pure, time-zone aware computation of fire times.
+"""Recurrence schedules (Azure ML's ``ScheduleRecurrence``): pure, time-zone aware fire times.
 
 No clock reads and no I/O: callers pass times in; fire times come back as aware UTC
 datetimes. A naive datetime (``start_time``, or a query's ``after``/``start``/``end``) is a
-wall time in the schedule's ``time_zone``. Semantics follow Azure ML's ``ScheduleRecurrence``:
+wall time in the schedule's ``time_zone``. The rules are Azure's (``ScheduleRecurrence``, and
+the start-time tables of Azure Logic Apps and Azure Scheduler):
 
-* ``Minute``/``Hour``: elapsed-time intervals ``start_time + k * interval``, anchored without
-  ``start_time`` at 1970-01-01T00:00 in ``time_zone`` (so "every 15 minutes" fires at :00,
-  :15, :30, :45). DST neither doubles nor skips a fire.
-* ``Day``: every ``interval`` days counted from ``start_time``'s date (else 1970-01-01), at
-  each ``hours`` x ``minutes`` combination or at ``time_of_day``. A missing hour or minute is
+* ``start_time`` is the first possible fire and the anchor of every interval, on the wall
+  clock of ``time_zone``; nothing fires before it. ``Minute``, ``Hour``, ``Month``, and
+  ``Day``/``Week`` without times of day fire first at the start itself; with ``hours``,
+  ``minutes`` or ``time_of_day``, at the first of those times at or after it. A start in
+  the past keeps its anchoring: the next fire is the next time computed from it. Without
+  ``start_time`` intervals count from 1970-01-01 00:00 wall time (weeks from Monday
+  1969-12-29): every 15 minutes fires at :00, :15, :30 and :45 local, daily at 00:00.
+* ``Minute``/``Hour``: the wall times ``start + k * interval``. Hourly from 09:00 fires at
+  :00 local in every zone (Lord Howe and Kathmandu too); 24h from 02:00 at 02:00 local, in
+  winter and in summer.
+* ``Day``: every ``interval`` days from ``start_time``'s date, at each ``hours`` x
+  ``minutes`` combination or at ``time_of_day``. A missing hour or minute is
   ``start_time``'s (else 0); with neither, ``start_time``'s time of day (else 00:00).
-* ``Week``: on each of ``week_days`` (default ``start_time``'s weekday, else Monday) every
-  ``interval`` weeks (Monday-based, counted from ``start_time``'s week, else 1970-01-01's),
-  at times of the day as for ``Day``.
+* ``Week``: a week is the seven days from ``start_time``'s date (a Sunday start: Sunday to
+  Saturday), so the listed days right after the start fire; then every ``interval`` weeks.
+  ``week_days`` default to ``start_time``'s weekday, else Monday. Times as for ``Day``.
 * ``Month``: every ``interval`` months on ``start_time``'s day (default 1) at its time of
   day; a month without that day (the 31st in April) fires on its last day.
-* Nothing fires before ``start_time``; a fire exactly at ``start_time`` counts.
 
-DST rule. Calendar times (``Day``, ``Week``, ``Month``, ``Cron``) are wall-clock times in
-``time_zone``. A wall time that does not exist on a spring-forward day (02:30 in New York on
+DST rule. A wall time that does not exist on a spring-forward day (02:30 in New York on
 2026-03-08) fires once, shifted forward by the gap (03:30 local): it is never skipped. A wall
 time that occurs twice on a fall-back day (01:30 in New York on 2026-11-01) fires once, at
-its first occurrence (``fold=0``). Wall times resolving to the same instant fire once:
-``next_fire`` is strictly increasing. Cron expressions are evaluated by ``croniter`` on
-naive wall times, then resolved by the same rule; a 6th cron field is seconds.
+its first occurrence (``fold=0``). One exception keeps a frequent recurrence's pace: a
+``Minute`` or ``Hour`` recurrence whose interval is no longer than the change runs on the
+clock through it, skipping the wall times the gap removes and firing in both occurrences of
+the repeated ones (hourly in New York: 01:00 EST, 03:00 EDT in spring; 01:00 EDT, 01:00 EST,
+02:00 EST in autumn). Fires resolving to one instant fire once: ``next_fire`` is strictly
+increasing. Cron schedules (``headrace.scheduler.cron``) follow crontab(5) instead.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import re
 from calendar import monthrange
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,6 +55,7 @@ from headrace.scheduler.cron import (
     earliest_after,
     fields_of,
     fire_floor,
+    resolve_wall,
     scan_start,
     start_time_of,
     to_instant,
@@ -56,6 +66,10 @@ from headrace.scheduler.cron import (
 FREQUENCIES = ("Minute", "Hour", "Day", "Week", "Month")
 WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _HHMM = re.compile(r"\s*(\d{1,2}):(\d{2})\s*")
+#: Where weeks are counted from without a start time: the Monday before 1970-01-01.
+_FIRST_MONDAY = date(1969, 12, 29)
+_US = timedelta(microseconds=1)
+_DAY = timedelta(days=1)
 
 
 def _canonical_frequency(value: Any) -> str:
@@ -122,6 +136,72 @@ def _times_text(times: list[time]) -> str:
     return "at " + ", ".join(t.strftime("%H:%M:%S" if t.second else "%H:%M") for t in times)
 
 
+def _offset(instant: datetime, zone: ZoneInfo) -> timedelta:
+    return instant.astimezone(zone).utcoffset() or timedelta(0)
+
+
+def _change_after(zone: ZoneInfo, low: datetime, high: datetime) -> datetime:
+    """The first instant in (low, high] whose UTC offset differs from low's (high's does)."""
+    offset = _offset(low, zone)
+    while high - low > _US:
+        middle = low + (high - low) // 2
+        low, high = (middle, high) if _offset(middle, zone) == offset else (low, middle)
+    return high
+
+
+def next_on_wall(anchor: datetime, step: timedelta, zone: ZoneInfo, floor: datetime) -> datetime:
+    """The first fire after ``floor`` of the wall times ``anchor + k * step`` in ``zone``.
+
+    The ``Minute``/``Hour`` rule of the module docstring: a wall time in a spring-forward gap
+    fires shifted by it unless ``step`` is no longer than the gap; a repeated wall time fires
+    in its second occurrence too if ``step`` is no longer than the repeat.
+
+    Args:
+        anchor: A naive wall time the steps count from.
+        step: The interval.
+        zone: The time zone of the wall times.
+        floor: An aware instant; the fire is strictly after it.
+    """
+    t, offset = floor, _offset(floor, zone)
+    gap = offset - _offset(floor - _DAY, zone)
+    if timedelta(0) < gap < step:  # a wall time of the gap may fire shifted to after floor
+        change = _change_after(zone, floor - _DAY, floor)
+        if floor < change + gap:
+            t = change - 2 * _US  # the walk takes the offset just after t: the one before
+    while (fire := _walk(anchor, step, zone, t)) <= floor:
+        t = fire
+    return fire
+
+
+def _walk(anchor: datetime, step: timedelta, zone: ZoneInfo, t: datetime) -> datetime:
+    """``next_on_wall`` from ``t``, if no wall time of a gap before ``t`` fires after it.
+
+    Walks stretches of constant UTC offset (as ``cron.next_on_the_clock`` does): within one,
+    wall times and instants move together; offset changes are found by bisection.
+    """
+    while True:
+        offset = _offset(t + _US, zone)
+        wall = (t + offset).replace(tzinfo=None)
+        member = anchor + ((wall - anchor) // step + 1) * step
+        fire = (member - offset).replace(tzinfo=UTC)
+        probe = min(fire, t + _DAY)
+        if _offset(probe, zone) == offset:
+            if probe < fire:  # no change for a day: offset changes are 3 days apart or more
+                t = max(probe, fire - 3 * _DAY)
+                continue
+            first = resolve_wall(member, zone)
+            if first == fire or step <= fire - first:  # not a repeat, or on the clock
+                return fire
+            t = fire
+            continue
+        change = _change_after(zone, t + _US, probe)
+        gap = _offset(change, zone) - offset
+        past_gap = (change + offset + gap).replace(tzinfo=None)
+        if timedelta(0) < gap < step and member < past_gap:
+            return fire  # in the gap, shifted forward by it
+        t = change - _US
+
+
 @dataclass(frozen=True)
 class Recurrence:
     """An Azure-style recurrence: frequency, interval, hours/minutes, week days, time zone.
@@ -133,8 +213,8 @@ class Recurrence:
         minutes: Minutes of the hour (0-59) to fire at; only with Day or Week.
         week_days: Days to fire on ("Monday".."Sunday", or "Mon".."Sun"); only with Week.
         time_of_day: "HH:MM" to fire at; only with Day or Week, not with hours/minutes.
-        start_time: First possible fire and the anchor of intervals; naive means wall time
-            in time_zone.
+        start_time: First possible fire and the anchor of intervals, weeks and month days
+            (see the module docstring); naive means wall time in time_zone.
         time_zone: IANA time zone name the wall times are in.
     """
 
@@ -210,12 +290,13 @@ class Recurrence:
             day = first + timedelta(days=(anchor - first).days % step)
             yield from (day + timedelta(days=k * step) for k in itertools.count())
         elif self.frequency == "Week":
-            weekdays = [WEEK_DAYS.index(d) for d in self._weekdays(start)]
-            monday = first - timedelta(days=first.weekday())
-            anchor_monday = anchor - timedelta(days=anchor.weekday())
-            monday += timedelta(weeks=((anchor_monday - monday).days // 7) % step)
+            first_day = start.date() if start else _FIRST_MONDAY
+            wanted = {WEEK_DAYS.index(d) for d in self._weekdays(start)}
+            days = [k for k in range(7) if (first_day + timedelta(days=k)).weekday() in wanted]
+            period = 7 * step
+            week = first_day + timedelta(days=(first - first_day).days // period * period)
             for k in itertools.count():
-                yield from (monday + timedelta(weeks=k * step, days=d) for d in weekdays)
+                yield from (week + timedelta(days=k * period + d) for d in days)
         else:
             month_day = start.day if start else 1
             index = first.year * 12 + first.month - 1
@@ -236,9 +317,12 @@ class Recurrence:
         zone = ZoneInfo(self.time_zone)
         floor = fire_floor(after, self.start_time, zone)
         if self.frequency in ("Minute", "Hour"):
-            anchor = to_instant(self.start_time or EPOCH, zone, "start_time")
+            if self.start_time is not None:
+                start_instant = to_instant(self.start_time, zone, "start_time")
+                if floor < start_instant:
+                    return start_instant
             step = timedelta(**{self.frequency.lower() + "s": self.interval})
-            return anchor + max((floor - anchor) // step + 1, 0) * step
+            return next_on_wall(self._start_wall(zone) or EPOCH, step, zone, floor)
         start = self._start_wall(zone)
         times = self._times(start)
         days = self._days(scan_start(floor, zone).date(), start)

@@ -118,6 +118,7 @@ class Schedule:
         every: str | None = None,
         at: str | None = None,
         week_days: str | None = None,
+        start_time: datetime | str | None = None,
         on_change: str | None = None,
         glob: str = "*",
         poll: str | float = "30s",
@@ -140,6 +141,11 @@ class Schedule:
             every: A recurrence such as "1d", "2h", "1w" (see ``parse_every``).
             at: Times of the day "HH:MM[,HH:MM]" for ``every``.
             week_days: Days such as "Mon,Fri" for weekly ``every``.
+            start_time: When ``every`` starts: the first run and the anchor of its intervals
+                (a datetime, ISO 8601 text, or "now"); naive means wall time in
+                ``timezone``. A past start fires at the next time computed from it, a future
+                one first at the start, "now" at once. With ``cron``: no fire before it.
+                Without it, ``every`` counts from 1970-01-01 00:00 in ``timezone``.
             on_change: A local folder or fsspec URL to watch.
             glob: Which files count (file name, or relative path when it has a "/").
             poll: Polling interval ("30s", "5m" or seconds).
@@ -150,7 +156,8 @@ class Schedule:
             catch_up: "none", "latest" or "all".
             overlap: "skip", "queue" or "allow".
             workspace: The workspace (folder or object; default ``$HEADRACE_HOME``/``.headrace``).
-            now: Creation time (epoch seconds; default the clock) -- time schedules fire after it.
+            now: Creation time (epoch seconds; default the clock) -- time schedules fire after
+                it (a start_time of "now" fires at it).
 
         Raises:
             SchedulerError: Name taken or malformed, unknown pipeline, bad parameters,
@@ -158,14 +165,19 @@ class Schedule:
             ScheduleError: An invalid cron expression, recurrence or time zone.
         """
         _check_name_and_policies(name, catch_up, overlap)
-        timing, watched = _timing(cron, timezone, every, at, week_days, on_change)
+        created = time.time() if now is None else now
+        start = _start_of(start_time, created)
+        timing, watched = _timing(cron, timezone, every, at, week_days, on_change, start)
         trigger = (
             TriggerSpec.build(on_change, glob, poll, settle, data_path_param, storage_options)
             if watched
             else None
         )
-        made = _checked(cls(name, pipeline, timing, trigger, _text(params), catch_up, overlap), now)
-        _insert(made, open_workspace(workspace))
+        draft = cls(name, pipeline, timing, trigger, _text(params), catch_up, overlap)
+        made = _checked(draft, created)
+        # A start "now" fires at once: the cursor (fires after it are due) sits just before it.
+        cursor = start.timestamp() - 0.001 if _is_now(start_time) and start else created
+        _insert(made, open_workspace(workspace), cursor)
         return made
 
     @classmethod
@@ -253,24 +265,23 @@ def _text(params: dict[str, Any] | None) -> dict[str, str]:
     return {k: str(v) for k, v in (params or {}).items()}
 
 
-def _checked(draft: Schedule, now: float | None) -> Schedule:
+def _checked(draft: Schedule, created: float) -> Schedule:
     """The draft with its pipeline resolved and checked, stamped with its creation time."""
     target, trigger = check_create(draft.name, draft.pipeline, draft.params, draft.trigger)
-    created = time.time() if now is None else now
     return dataclasses.replace(draft, pipeline=target, trigger=trigger, created_at=created)
 
 
-def _insert(made: Schedule, ws: Workspace) -> None:
+def _insert(made: Schedule, ws: Workspace, cursor_time: float) -> None:
     """Store a new schedule with its trigger's starting cursor (the files already there)."""
     cursor = open_source(made.trigger).snapshot() if made.trigger else {}
-    if not SchedulerStore(ws.history).insert_schedule(_row(made), cursor):
+    if not SchedulerStore(ws.history).insert_schedule(_row(made, cursor_time), cursor):
         raise SchedulerError(
             f"a schedule named {made.name!r} already exists in workspace {ws.root}; pick another "
             f"name, or replace it: headrace schedule delete {made.name}"
         )
 
 
-def _row(s: Schedule) -> ScheduleRow:
+def _row(s: Schedule, cursor_time: float) -> ScheduleRow:
     spec = s.trigger.to_dict() if s.trigger else s.timing.to_dict()  # type: ignore[union-attr]
     return ScheduleRow(
         name=s.name,
@@ -283,7 +294,7 @@ def _row(s: Schedule) -> ScheduleRow:
         enabled=True,
         created_at=s.created_at,
         updated_at=s.created_at,
-        cursor_time=s.created_at,
+        cursor_time=cursor_time,
     )
 
 
@@ -308,6 +319,27 @@ def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
         )
 
 
+def _is_now(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() == "now"
+
+
+def _start_of(value: Any, created: float) -> datetime | None:
+    """``--start`` as a datetime: ISO 8601 text, a datetime, or "now" (``created``, whole seconds)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if _is_now(value):
+        return datetime.fromtimestamp(int(created), UTC)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise SchedulerError(
+        f"--start {value!r} is not a date and time; give ISO 8601 such as 2026-12-01T09:30 "
+        "(a wall time in --timezone) or 2026-12-01T09:30+01:00 (with an offset), or 'now'"
+    )
+
+
 def _timing(
     cron: str | None,
     timezone: str,
@@ -315,6 +347,7 @@ def _timing(
     at: str | None,
     week_days: str | None,
     on_change: str | None,
+    start: datetime | None = None,
 ) -> tuple[Recurrence | Cron | None, Any]:
     given = [
         opt for opt, v in (("--cron", cron), ("--every", every), ("--on-change", on_change)) if v
@@ -329,8 +362,13 @@ def _timing(
         raise SchedulerError(
             "--at and --week-days go with --every, e.g. --every 1w --at 02:00 --week-days Mon,Fri"
         )
+    if start is not None and on_change:
+        raise SchedulerError(
+            "--start goes with --every or --cron (a data trigger fires when files change), "
+            "e.g. --every 1d --at 02:00 --start 2026-12-01"
+        )
     if cron:
-        return Cron(cron, timezone), None
+        return Cron(cron, timezone, start), None
     if every:
-        return parse_every(every, at, week_days, timezone), None
+        return parse_every(every, at, week_days, timezone, start), None
     return None, True

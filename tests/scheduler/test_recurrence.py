@@ -132,7 +132,7 @@ def test_hour_interval_counts_from_start_time():
     assert rec.next_fire(utc(2026, 1, 1, 4, 30)) == utc(2026, 1, 1, 5, 0)
 
 
-def test_hourly_is_elapsed_time_across_dst():
+def test_hourly_runs_on_the_clock_across_dst():
     rec = Recurrence("Hour", time_zone="America/New_York")
     spring = fires_between(rec, utc(2026, 3, 8, 5), utc(2026, 3, 8, 9))
     assert spring == [utc(2026, 3, 8, h) for h in (6, 7, 8, 9)]
@@ -191,10 +191,12 @@ def test_weekly_defaults_to_start_weekday_or_monday():
     assert Recurrence("Week").next_fire(utc(2026, 1, 7)) == utc(2026, 1, 12)
 
 
-def test_weekly_interval_counts_weeks_from_start_week():
+def test_weekly_interval_counts_weeks_from_the_start_date():
+    # A Wednesday start: its week is Wednesday 7 to Tuesday 13, then every other such week.
+    # (Monday-based weeks skipped Tuesday the 13th and fired on the 20th, a skipped week.)
     rec = Recurrence("Week", 2, week_days=("Tue", "Sun"), hours=(6,), start_time=utc(2026, 1, 7))
     fires = fires_between(rec, utc(2026, 1, 1), utc(2026, 2, 1))
-    assert fires == [utc(2026, 1, d, 6) for d in (11, 20, 25)]
+    assert fires == [utc(2026, 1, d, 6) for d in (11, 13, 25, 27)]
 
 
 def test_monthly_on_month_end_falls_back_to_last_day():
@@ -331,6 +333,19 @@ SCHEDULES = [
     Recurrence("Day", 2, hours=(1, 2, 3), minutes=(0, 30), time_zone="Europe/Berlin"),
     Recurrence("Week", 2, week_days=("Sun", "Wed"), hours=(2,), time_zone="Europe/Berlin"),
     Recurrence("Month", start_time=datetime(2025, 1, 31, 2, 30), time_zone="America/New_York"),
+    Recurrence("Hour", start_time=datetime(2026, 1, 5, 9), time_zone="Australia/Lord_Howe"),
+    Recurrence("Minute", 25, start_time=datetime(2026, 3, 8, 2, 30), time_zone="America/New_York"),
+    Recurrence("Hour", 24, start_time=datetime(2026, 1, 1, 2, 30), time_zone="Europe/Berlin"),
+    Recurrence("Hour", 2, start_time=utc(2026, 10, 25, 1, 30), time_zone="Europe/Berlin"),
+    Recurrence("Minute", 30, time_zone="Australia/Lord_Howe"),
+    Recurrence(
+        "Week",
+        2,
+        week_days=("Mon", "Wed"),
+        time_of_day="09:00",
+        start_time=datetime(2026, 3, 1, 8),
+        time_zone="Asia/Kathmandu",
+    ),
     Cron("*/30 1-3 * * *", time_zone="America/New_York"),
     Cron("30 2 * * 0", time_zone="Europe/Berlin", start_time=datetime(2026, 1, 1)),
 ]
