@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from headrace.engine.cli.console import (
     ParamOpt,
@@ -122,8 +123,10 @@ def _listing(workspace: Path | None) -> list[dict[str, Any]]:
     ws = open_workspace(workspace)
     store = SchedulerStore(ws.history)
     rows = []
+    faults = store.faults()
     for row in store.schedules():
         s = Schedule.from_row(row)
+        fault = faults.get(s.name)
         nxt = _next_fire(s, row.cursor_time)
         last = store.last_firing(s.name)
         status = ws.history.run_status(last.run_id) if last else None
@@ -140,6 +143,11 @@ def _listing(workspace: Path | None) -> list[dict[str, Any]]:
                 "next_fire": nxt.isoformat() if nxt else None,
                 "last_run": last.run_id if last else None,
                 "last_status": status or (STARTING if last else None),
+                "error": fault.error if fault else None,
+                "failures": fault.failures if fault else 0,
+                "retry_at": (
+                    datetime.fromtimestamp(fault.retry_at, UTC).isoformat() if fault else None
+                ),
             }
         )
     return rows
@@ -156,8 +164,11 @@ def list_(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("name", "when", "pipeline", "enabled", "next fire", "last run", "status")
+    table = Table("name", "when", "pipeline", "enabled", "next fire", "last run", "status", "error")
     for r in rows:
+        error = ""
+        if r["error"]:
+            error = f"{r['error']} (failed {r['failures']}×, retry {(r['retry_at'] or '')[:19]})"
         table.add_row(
             r["name"],
             r["when"],
@@ -166,6 +177,7 @@ def list_(
             (r["next_fire"] or "-")[:19],
             r["last_run"] or "-",
             r["last_status"] or "-",
+            Text(error, style="red"),
         )
     out.print(table)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import signal
@@ -13,13 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from headrace.engine.store.workspace import Workspace
-from headrace.engine.types import PATHS
-from headrace.scheduler.launcher import Launcher, SubprocessLauncher
+from headrace.scheduler.launcher import Launcher, SubprocessLauncher, encode_files
 from headrace.scheduler.lock import WorkspaceLock
 from headrace.scheduler.planner import CATCH_UP_CAP, plan
 from headrace.scheduler.runs import Runs
 from headrace.scheduler.schedule import Schedule, run_id_for
 from headrace.scheduler.store import (
+    BACKOFF_BASE,
+    DAEMON_FAULT,
     PENDING,
     QUEUED,
     RUNNING,
@@ -42,14 +44,18 @@ class Daemon:
 
     Every decision is recorded with a run id derived from the schedule name and the fire
     time before the run starts, so a crash between the two cannot duplicate a run; a time
-    schedule's cursor and a trigger's fingerprints move in the same transaction.
+    schedule's cursor and a trigger's fingerprints move in the same transaction. The daemon
+    never imports user code (each run is a child process), and whatever goes wrong with one
+    schedule -- its folder, a file in it, its pipeline -- is recorded on that schedule only
+    (``SchedulerStore.faults``) and retried with backoff; the others go on.
 
     Args:
         workspace: The workspace.
         now: The clock for time schedules (aware datetimes); tests pass a fake one.
-        launcher: Starts runs (default: a ``headrace run`` child process per run).
+        launcher: Starts runs (default: a child process per run).
         tick: Longest sleep between looks at the schedules table, in seconds.
         stop_grace: Seconds in-flight runs get to cancel on SIGTERM before they are killed.
+        backoff: Seconds before the first retry of a failing schedule (doubling each time).
     """
 
     def __init__(
@@ -60,13 +66,14 @@ class Daemon:
         launcher: Launcher | None = None,
         tick: float = 1.0,
         stop_grace: float = 30.0,
+        backoff: float = BACKOFF_BASE,
     ):
         self.ws = workspace
         self.store = SchedulerStore(workspace.history)
         self.now = now or (lambda: datetime.now(UTC))
         self.launcher = launcher or SubprocessLauncher()
-        self.tick, self.stop_grace = tick, stop_grace
-        self.runs = Runs(workspace, self.store, self.launcher)
+        self.tick, self.stop_grace, self.backoff = tick, stop_grace, backoff
+        self.runs = Runs(workspace, self.store, self.launcher, backoff)
         self.watches: dict[str, Watch] = {}
         self.schedules: dict[str, Schedule] = {}
         self._rows: dict[str, ScheduleRow] = {}  # as last read; a changed row is picked up
@@ -77,6 +84,11 @@ class Daemon:
         self._stat_cache: Any = None
         self._busy: set[str] = set()
         self._deferring: set[str] = set()
+        # schedule -> epoch seconds of its next try; a fault an earlier daemon recorded is
+        # tried again at once, and cleared once that works
+        self._retry_at = {
+            name: 0.0 for name, f in self.store.faults().items() if f.source == DAEMON_FAULT
+        }
 
     # the loop ---------------------------------------------------------------------------
     def serve(self) -> None:
@@ -85,14 +97,23 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self.stop())
             log.info("daemon started (pid %d) for workspace %s", os.getpid(), self.ws.root)
-            self.recover()
+            self._survive(self.recover)
             try:
                 while not self.stopping.is_set():
-                    self.step()
-                    self.wake.wait(self._sleep())
+                    sleep = self._sleep() if self._survive(self.step) else self.tick
+                    self.wake.wait(sleep)
                     self.wake.clear()
             finally:
                 self.shutdown()
+
+    def _survive(self, action: Callable[[], None]) -> bool:
+        """Run a pass; an unexpected failure is logged and the loop goes on (no crash loop)."""
+        try:
+            action()
+            return True
+        except Exception:
+            log.exception("daemon pass failed; trying again in %gs", self.tick)
+            return False
 
     def run_once(self, settle_timeout: float = 60.0) -> None:
         """Fire what is due now (waiting for trigger bursts to settle), wait for the runs."""
@@ -124,18 +145,52 @@ class Daemon:
         """One pass: re-read schedules, decide due fires and settled triggers, reap, launch."""
         self._sync()
         now = self.now()
-        for sched in self.schedules.values():
-            if sched.timing is not None:
-                self._tick_time(sched, now)
         self._busy = {f.schedule for f in self.store.firings([PENDING, RUNNING])}
-        for name, watch in list(self.watches.items()):
-            if self._deferred(name):
-                continue
-            change = watch.check()
-            if change is not None:
-                self._fire_trigger(self.schedules[name], watch, change, now)
+        for name, sched in list(self.schedules.items()):
+            self._guarded(name, functools.partial(self._tick, sched, now))
         self.runs.reap()
         self.runs.launch(self.schedules)
+
+    def _tick(self, sched: Schedule, now: datetime) -> None:
+        if sched.timing is not None:
+            self._tick_time(sched, now)
+            return
+        watch = self.watches.get(sched.name) or self._watch(sched)
+        if self._deferred(sched.name):
+            return
+        change = watch.check()
+        if change is not None:
+            self._fire_trigger(sched, watch, change, now)
+
+    def _guarded(self, name: str, action: Callable[[], None]) -> None:
+        """Do one schedule's part of a pass; a failure is that schedule's alone.
+
+        It is recorded on the schedule (``schedule list`` shows it) and tried again after a
+        backoff that doubles with each failure in a row; its watch is rebuilt from the stored
+        cursor then, so nothing it had seen but not recorded is lost.
+        """
+        if self._retry_at.get(name, 0.0) > time.time():
+            return
+        try:
+            action()
+        except Exception as exc:
+            fault = self.store.record_fault(
+                name, DAEMON_FAULT, f"{type(exc).__name__}: {exc}", time.time(), self.backoff
+            )
+            self._retry_at[name] = fault.retry_at
+            log.warning(
+                "schedule %s: %s; trying again in %.0fs (failure %d in a row)",
+                name,
+                fault.error,
+                fault.retry_at - fault.failed_at,
+                fault.failures,
+                exc_info=True,
+            )
+            self._unwatch(name)
+            return
+        if self._retry_at.pop(name, None) is not None:
+            self.store.clear_fault(name, DAEMON_FAULT)
+            log.info("schedule %s: working again", name)
 
     def _deferred(self, name: str) -> bool:
         """Overlap "skip" on a trigger: leave changes unconsumed until the running run ends."""
@@ -165,26 +220,32 @@ class Daemon:
         for name in [n for n in self.schedules if n not in rows]:
             self._drop(name)
         for name, row in rows.items():
-            seen = self._rows.get(name)
-            if seen == row:
-                continue
-            changed_spec = seen is None or (seen.pipeline, seen.spec) != (row.pipeline, row.spec)
-            self._rows[name] = row
-            sched = Schedule.from_row(row)
-            self.schedules[name] = sched
-            self._next_fire.pop(name, None)
-            if sched.trigger is not None and (changed_spec or name not in self.watches):
-                self._watch(sched)
+            if self._rows.get(name) != row:
+                self._guarded(name, functools.partial(self._adopt, row))
+
+    def _adopt(self, row: ScheduleRow) -> None:
+        """Take a new or changed row; a trigger whose spec changed is watched anew."""
+        seen = self._rows.get(row.name)
+        sched = Schedule.from_row(row)
+        if seen is None or (seen.pipeline, seen.spec) != (row.pipeline, row.spec):
+            self._unwatch(row.name)
+        self._rows[row.name] = row
+        self.schedules[row.name] = sched
+        self._next_fire.pop(row.name, None)
 
     def _drop(self, name: str) -> None:
         self.schedules.pop(name, None)
         self._rows.pop(name, None)
         self._next_fire.pop(name, None)
-        if self.watches.pop(name, None) is not None:
-            self.hub.remove(name)
+        self._retry_at.pop(name, None)
+        self._unwatch(name)
         log.info("schedule %s: removed or disabled; no longer fired", name)
 
-    def _watch(self, sched: Schedule) -> None:
+    def _unwatch(self, name: str) -> None:
+        if self.watches.pop(name, None) is not None:
+            self.hub.remove(name)
+
+    def _watch(self, sched: Schedule) -> Watch:
         from headrace.engine.store.statcache import StatCache
         from headrace.scheduler.source import open_source
 
@@ -197,6 +258,7 @@ class Daemon:
         self.watches[sched.name] = watch
         self.hub.add(watch)
         log.info("schedule %s: watching %s", sched.name, sched.describe())
+        return watch
 
     # time schedules ---------------------------------------------------------------------
     def _tick_time(self, sched: Schedule, now: datetime) -> None:
@@ -249,6 +311,7 @@ class Daemon:
         reason: str,
         params: dict[str, str],
         batch: int = 0,
+        data_param: str | None = None,
     ) -> Firing:
         """A firing whose state follows the overlap policy (logged)."""
         run_id = run_id_for(sched.name, fire_time, precise=reason == "trigger")
@@ -262,7 +325,9 @@ class Daemon:
             log.info(
                 "schedule %s: %s for %s -> run %s", sched.name, what, _stamp(fire_time), run_id
             )
-        return Firing(run_id, sched.name, fire_time.timestamp(), reason, state, dict(params))
+        return Firing(
+            run_id, sched.name, fire_time.timestamp(), reason, state, dict(params), 1, data_param
+        )
 
     # triggers ---------------------------------------------------------------------------
     def _fire_trigger(self, sched: Schedule, watch: Watch, change: Change, now: datetime) -> None:
@@ -275,8 +340,11 @@ class Daemon:
             )
         firing = None
         if change.changed:
-            params = {**sched.params, **self._data_params(sched, sorted(change.changed))}
-            firing = self._decide(sched, now, "trigger", params)
+            data = sched.trigger.data_path_param if sched.trigger else None
+            params = dict(sched.params)
+            if data:  # the child gives it to the run as its type wants (launcher.data_values)
+                params[data] = encode_files(sorted(change.changed))
+            firing = self._decide(sched, now, "trigger", params, data_param=data)
             log.info(
                 "trigger %s: %d changed file(s) -> run %s",
                 sched.name,
@@ -288,28 +356,9 @@ class Daemon:
         )
         watch.commit(change)
 
-    def _data_params(self, sched: Schedule, files: list[str]) -> dict[str, str]:
-        """The data parameter: the files (list[Path]), or the file or folder (Path)."""
-        spec = sched.trigger
-        if spec is None or not spec.data_path_param:
-            return {}
-        if self._wants_list(sched, spec.data_path_param):
-            return {spec.data_path_param: ",".join(files)}
-        return {spec.data_path_param: files[0] if len(files) == 1 else spec.path}
-
-    def _wants_list(self, sched: Schedule, param: str) -> bool:
-        """Whether ``param`` gets several files: the engine classifies its type as PATHS."""
-        from headrace.engine.definitions.loader import load_pipeline
-        from headrace.scheduler.validate import parameter_kind
-
-        try:
-            return parameter_kind(load_pipeline(sched.pipeline), param) == PATHS
-        except Exception:  # the run itself will report the broken file
-            return True
-
     # runs (scheduler/runs.py keeps the bookkeeping) ------------------------------------
     def recover(self) -> None:
-        """After a restart: relaunch decided runs that never started; adopt runs still going."""
+        """After a restart: adopt runs still going; fire again those that did not complete."""
         self.runs.recover()
 
     def shutdown(self) -> None:

@@ -255,9 +255,11 @@ class Schedule:
 
 
 def _whole_source(spec: TriggerSpec, pipe: Pipeline) -> str:
+    from headrace.scheduler.launcher import encode_files
+
     """A manual run's data parameter: every current file (list[Path]) or the folder (Path)."""
     if parameter_kind(pipe, spec.data_path_param or "") == PATHS:
-        return ",".join(sorted(open_source(spec).list()))
+        return encode_files(sorted(open_source(spec).list()))  # a comma in a name survives
     return spec.path
 
 

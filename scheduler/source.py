@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,11 @@ _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 
 #: A file's stat as far as change detection goes: (size, modification stamp).
 Stat = tuple[int, str]
+
+#: Folders still to list: (path, path relative to the watched folder).
+_Stack = list[tuple[str, str]]
+
+log = logging.getLogger("headrace.scheduler")
 
 
 def parse_duration(value: str | float, option: str) -> float:
@@ -118,13 +124,38 @@ def _matches(rel: str, glob: str) -> bool:
     return fnmatch.fnmatch(rel if "/" in glob else name, glob)
 
 
+def outside(path: str, root: str) -> str | None:
+    """Where ``path`` really is when a link takes it out of folder ``root``, else None."""
+    real_root = os.path.realpath(root)
+    target = os.path.realpath(path)
+    inside = target == real_root or target.startswith(real_root.rstrip(os.sep) + os.sep)
+    return None if inside else target
+
+
+def shown(path: str) -> str:
+    """``path`` for a log line, also when its name is not valid UTF-8 (shown escaped)."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 class LocalSource:
-    """A local folder, listed recursively with ``os.scandir``; files hashed via a StatCache."""
+    """A local folder, listed recursively with ``os.scandir``; files hashed via a StatCache.
+
+    Links are not followed out of the folder: a link to a file or folder elsewhere is ignored
+    (a user of a shared drop box must not make the pipeline read what only the owner may),
+    a link to a file inside counts as that file, and a link to a folder inside is not
+    descended (its files are listed where they are). A name that is not valid UTF-8 cannot be
+    recorded in the workspace and is ignored. Each ignored name is logged once.
+    """
 
     def __init__(self, spec: TriggerSpec, stat_cache: Any = None):
         self.spec = spec
         self.root = split_protocol(spec.path)[1].split("://", 1)[-1]
         self.stat_cache = stat_cache
+        self._reported: set[str] = set()
 
     def exists(self) -> bool:
         """Whether the folder exists."""
@@ -133,7 +164,7 @@ class LocalSource:
     def list(self) -> dict[str, Stat]:
         """Matching files: absolute path -> (size, mtime_ns)."""
         found: dict[str, Stat] = {}
-        stack = [(self.root, "")]
+        stack: _Stack = [(self.root, "")]
         while stack:
             folder, rel = stack.pop()
             try:
@@ -142,14 +173,37 @@ class LocalSource:
                 continue
             for entry in entries:
                 try:
-                    if entry.is_dir():
-                        stack.append((entry.path, f"{rel}{entry.name}/"))
-                    elif entry.is_file() and _matches(rel + entry.name, self.spec.glob):
-                        st = entry.stat()
-                        found[entry.path] = (st.st_size, str(st.st_mtime_ns))
+                    self._entry(entry, rel, stack, found)
                 except OSError:  # vanished while listing
                     continue
         return found
+
+    def _entry(
+        self,
+        entry: os.DirEntry[str],
+        rel: str,
+        stack: _Stack,
+        found: dict[str, Stat],
+    ) -> None:
+        if shown(entry.path) != entry.path:
+            self._ignore(entry.path, "its name is not valid UTF-8; rename it to have it handled")
+        elif entry.is_symlink():
+            target = outside(entry.path, self.root)
+            if target is not None:
+                self._ignore(entry.path, f"it is a link to {shown(target)}, outside the folder")
+            elif os.path.isfile(entry.path) and _matches(rel + entry.name, self.spec.glob):
+                st = os.stat(entry.path)
+                found[entry.path] = (st.st_size, str(st.st_mtime_ns))
+        elif entry.is_dir(follow_symlinks=False):
+            stack.append((entry.path, f"{rel}{entry.name}/"))
+        elif entry.is_file(follow_symlinks=False) and _matches(rel + entry.name, self.spec.glob):
+            st = entry.stat(follow_symlinks=False)
+            found[entry.path] = (st.st_size, str(st.st_mtime_ns))
+
+    def _ignore(self, path: str, why: str) -> None:
+        if path not in self._reported:
+            self._reported.add(path)
+            log.warning("trigger on %s: ignored %s: %s", self.root, shown(path), why)
 
     def fingerprint(self, path: str) -> str:
         """The file's content fingerprint (FileNotFoundError when it vanished)."""

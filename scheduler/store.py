@@ -1,4 +1,4 @@
-"""The scheduler's tables (schedules, firings, trigger cursors) in the workspace database.
+"""The scheduler's tables (schedules, firings, trigger cursors, faults) in the workspace database.
 
 Only these tables: what the engine recorded about runs is read through ``History``.
 """
@@ -28,7 +28,29 @@ CREATE INDEX IF NOT EXISTS firings_schedule ON firings(schedule, fire_time);
 CREATE TABLE IF NOT EXISTS trigger_cursors (
     schedule TEXT NOT NULL, path TEXT NOT NULL, fingerprint TEXT NOT NULL,
     PRIMARY KEY (schedule, path));
+CREATE TABLE IF NOT EXISTS schedule_faults (
+    schedule TEXT PRIMARY KEY, source TEXT NOT NULL, error TEXT NOT NULL,
+    failures INTEGER NOT NULL, failed_at REAL NOT NULL, retry_at REAL NOT NULL);
 """
+
+#: Columns later versions added to ``firings`` (added in place to an older workspace):
+#: the attempt (a re-fire runs as ``RUN_ID-aN``), the parameter holding the changed files,
+#: the earliest next attempt (retry backoff), the child process started for it, and whether
+#: it is to be fired again (its run did not complete).
+_FIRING_COLUMNS = {
+    "attempt": "INTEGER NOT NULL DEFAULT 1",
+    "data_param": "TEXT",
+    "not_before": "REAL",
+    "child_pid": "INTEGER",
+    "child_start": "TEXT",
+    "refire": "INTEGER NOT NULL DEFAULT 0",
+}
+
+#: Where a schedule's fault came from: the daemon handling it (watch, list, decide, launch),
+#: or a run of it that ended before it started (its pipeline file fails to load).
+DAEMON_FAULT, RUN_FAULT = "daemon", "run"
+#: Retry backoff: the first retry after this many seconds, doubling up to ``BACKOFF_CAP``.
+BACKOFF_BASE, BACKOFF_CAP = 5.0, 600.0
 
 #: Firing states: decided and waiting to start, waiting for a previous run (overlap=queue),
 #: started, finished, or not run at all (overlap=skip, catch-up=none).
@@ -87,6 +109,12 @@ class Firing:
         reason: "schedule", "catch-up", "trigger" or "manual".
         state: One of PENDING, QUEUED, RUNNING, DONE, SKIPPED.
         params: Parameter values as text, as for ``--param k=v``.
+        attempt: 1, or N for the N-th run of a firing whose earlier runs did not complete.
+        data_param: The parameter holding the trigger's changed files (``encode_files``).
+        not_before: Epoch seconds before which it is not fired again (retry backoff), or None.
+        child_pid: The process the daemon started for it, or None.
+        child_start: That process's start time (``process_start_time``), or None.
+        refire: Done for now, but its run did not complete: it is fired again when due.
     """
 
     run_id: str
@@ -95,6 +123,12 @@ class Firing:
     reason: str
     state: str
     params: dict[str, str]
+    attempt: int = 1
+    data_param: str | None = None
+    not_before: float | None = None
+    child_pid: int | None = None
+    child_start: str | None = None
+    refire: bool = False
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Firing:
@@ -106,7 +140,45 @@ class Firing:
             row["reason"],
             row["state"],
             json.loads(row["params"]),
+            row.get("attempt") or 1,
+            row.get("data_param"),
+            row.get("not_before"),
+            row.get("child_pid"),
+            row.get("child_start"),
+            bool(row.get("refire")),
         )
+
+
+def attempt_run_id(run_id: str, attempt: int, to: int) -> str:
+    """The run id of attempt ``to`` of the firing whose attempt ``attempt`` is ``run_id``.
+
+    Attempt 1 keeps the firing's id; attempt N is ``ID-aN``. Deterministic, so a crash between
+    deciding a re-fire and launching it can never start two runs for one attempt.
+    """
+    suffix = f"-a{attempt}"
+    base = run_id[: -len(suffix)] if attempt > 1 and run_id.endswith(suffix) else run_id
+    return base if to <= 1 else f"{base}-a{to}"
+
+
+@dataclass(frozen=True)
+class ScheduleFault:
+    """Why the daemon could not fire a schedule lately, and when it tries again.
+
+    Attributes:
+        schedule: The schedule's name.
+        source: DAEMON_FAULT or RUN_FAULT.
+        error: What went wrong (one line, or a short paragraph).
+        failures: How many times in a row.
+        failed_at: Epoch seconds of the last failure.
+        retry_at: Epoch seconds of the next try.
+    """
+
+    schedule: str
+    source: str
+    error: str
+    failures: int
+    failed_at: float
+    retry_at: float
 
 
 class SchedulerStore:
@@ -122,6 +194,10 @@ class SchedulerStore:
             for statement in (s.strip() for s in _SCHEMA.split(";")):
                 if statement:
                     c.execute(statement)
+            have = {r[1] for r in c.execute("PRAGMA table_info(firings)").fetchall()}
+            for column, decl in _FIRING_COLUMNS.items():
+                if column not in have:
+                    c.execute(f"ALTER TABLE firings ADD COLUMN {column} {decl}")
 
     # schedules --------------------------------------------------------------------------
     def insert_schedule(self, row: ScheduleRow, cursor: Mapping[str, str]) -> bool:
@@ -169,6 +245,7 @@ class SchedulerStore:
         with self.history.transaction() as c:
             cur = c.execute("DELETE FROM schedules WHERE name=?", (name,))
             c.execute("DELETE FROM trigger_cursors WHERE schedule=?", (name,))
+            c.execute("DELETE FROM schedule_faults WHERE schedule=?", (name,))
             return cur.rowcount > 0
 
     # firings ----------------------------------------------------------------------------
@@ -249,6 +326,115 @@ class SchedulerStore:
                 args,
             )
 
+    def set_child(self, run_id: str, pid: int | None, started: str | None) -> None:
+        """Record the process started for a firing (so a restarted daemon can adopt it)."""
+        with self.history.transaction() as c:
+            c.execute(
+                "UPDATE firings SET child_pid=?, child_start=? WHERE run_id=?",
+                (pid, started, run_id),
+            )
+
+    def mark_refire(
+        self, run_id: str, now: float, not_before: float | None, note: str, exit_code: int | None
+    ) -> None:
+        """Mark a firing whose run did not complete: done for now, fired again once due.
+
+        Args:
+            run_id: The run that did not complete (never started again).
+            now: Epoch seconds.
+            not_before: When the next attempt may start (None: at the daemon's next pass).
+            note: Why, for ``schedule list`` and the logs.
+            exit_code: The child's exit code, if known.
+        """
+        with self.history.transaction() as c:
+            c.execute(
+                "UPDATE firings SET state=?, finished_at=?, exit_code=COALESCE(?, exit_code), "
+                "note=?, refire=1, not_before=? WHERE run_id=?",
+                (DONE, now, exit_code, note, not_before, run_id),
+            )
+
+    def rearm_due(self, now: float) -> list[tuple[str, Firing]]:
+        """Give each marked firing that is due its next attempt (pending, a new run id).
+
+        The firing keeps its row (one firing, one row: never doubled) and gets the next
+        attempt's deterministic run id in the same transaction, before any launch.
+
+        Returns:
+            (the run id that did not complete, the firing as re-armed), oldest first.
+        """
+        rearmed = []
+        with self.history.transaction() as c:
+            rows = c.execute(
+                "SELECT * FROM firings WHERE state=? AND refire=1 AND "
+                "(not_before IS NULL OR not_before<=?) ORDER BY fire_time, decided_at",
+                (DONE, now),
+            )
+            cols = [d[0] for d in rows.description]
+            for old in [Firing.from_row(dict(zip(cols, r, strict=True))) for r in rows]:
+                attempt = old.attempt + 1
+                run_id = attempt_run_id(old.run_id, old.attempt, attempt)
+                c.execute(
+                    "UPDATE firings SET run_id=?, attempt=?, state=?, refire=0, not_before=NULL, "
+                    "launched_at=NULL, finished_at=NULL, exit_code=NULL, child_pid=NULL, "
+                    "child_start=NULL WHERE run_id=?",
+                    (run_id, attempt, PENDING, old.run_id),
+                )
+                new = Firing(
+                    run_id,
+                    old.schedule,
+                    old.fire_time,
+                    old.reason,
+                    PENDING,
+                    old.params,
+                    attempt,
+                    old.data_param,
+                )
+                rearmed.append((old.run_id, new))
+        return rearmed
+
+    def firing(self, run_id: str) -> Firing | None:
+        """The firing whose current run id is ``run_id``, or None."""
+        rows = self.history.query("SELECT * FROM firings WHERE run_id=?", (run_id,))
+        return Firing.from_row(rows[0]) if rows else None
+
+    # faults -----------------------------------------------------------------------------
+    def record_fault(
+        self, name: str, source: str, error: str, now: float, base: float = BACKOFF_BASE
+    ) -> ScheduleFault:
+        """Record that firing schedule ``name`` failed; the retry waits longer each time.
+
+        Returns:
+            The fault, with its ``retry_at`` (``base`` seconds doubling, at most BACKOFF_CAP).
+        """
+        with self.history.transaction() as c:
+            row = c.execute(
+                "SELECT failures FROM schedule_faults WHERE schedule=?", (name,)
+            ).fetchone()
+            failures = (row[0] if row else 0) + 1
+            retry_at = now + min(base * 2 ** min(failures - 1, 32), BACKOFF_CAP)
+            c.execute(
+                "INSERT OR REPLACE INTO schedule_faults VALUES (?,?,?,?,?,?)",
+                (name, source, error, failures, now, retry_at),
+            )
+        return ScheduleFault(name, source, error, failures, now, retry_at)
+
+    def clear_fault(self, name: str, source: str | None = None) -> None:
+        """Forget a schedule's fault (only one from ``source``, when given)."""
+        sql, args = "DELETE FROM schedule_faults WHERE schedule=?", [name]
+        if source is not None:
+            sql, args = sql + " AND source=?", [name, source]
+        with self.history.transaction() as c:
+            c.execute(sql, args)
+
+    def faults(self) -> dict[str, ScheduleFault]:
+        """Every schedule's current fault, by schedule name (``schedule list`` shows them)."""
+        rows = self.history.query("SELECT * FROM schedule_faults ORDER BY schedule")
+        return {r["schedule"]: ScheduleFault(**r) for r in rows}
+
+    def fault(self, name: str) -> ScheduleFault | None:
+        """The current fault of schedule ``name``, or None."""
+        return self.faults().get(name)
+
     def last_firing(self, name: str) -> Firing | None:
         """The newest started (running or done) firing of a schedule, or None."""
         rows = self.history.query(
@@ -262,9 +448,20 @@ class SchedulerStore:
 def _insert_firings(c: Any, firings: Iterable[Firing], now: float) -> None:
     c.executemany(
         "INSERT OR IGNORE INTO firings (run_id, schedule, fire_time, reason, state, params, "
-        "decided_at) VALUES (?,?,?,?,?,?,?)",
+        "decided_at, attempt, data_param, not_before) VALUES (?,?,?,?,?,?,?,?,?,?)",
         [
-            (f.run_id, f.schedule, f.fire_time, f.reason, f.state, json.dumps(f.params), now)
+            (
+                f.run_id,
+                f.schedule,
+                f.fire_time,
+                f.reason,
+                f.state,
+                json.dumps(f.params),
+                now,
+                f.attempt,
+                f.data_param,
+                f.not_before,
+            )
             for f in firings
         ],
     )

@@ -124,6 +124,10 @@ class Watch:
                 fingerprint = self.source.fingerprint(path)
             except FileNotFoundError:
                 continue
+            except Exception as exc:  # unreadable: skip it until its stat changes again
+                log.warning("trigger %s: cannot read %s (%s); skipped", self.name, path, exc)
+                self.confirmed[path] = stat
+                continue
             touched = path in self.confirmed  # else first seen since start: not a touch
             self.confirmed[path] = stat
             if self.cursor.get(path) == fingerprint:

@@ -12,14 +12,14 @@ from typing import Any
 from ..errors import RunExistsError
 from ..status import Status
 from .artifacts import ArtifactRecord
-from .database import Database, pid_alive
+from .database import Database, pid_alive, process_start_time
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, experiment TEXT, status TEXT NOT NULL,
     params TEXT NOT NULL, executor TEXT, regenerate_outputs INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL, started_at REAL, finished_at REAL, error TEXT,
-    source TEXT, pid INTEGER, tags TEXT, outputs TEXT);
+    source TEXT, pid INTEGER, tags TEXT, outputs TEXT, pid_start TEXT);
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
 CREATE TABLE IF NOT EXISTS step_runs (
     run_id TEXT NOT NULL, step TEXT NOT NULL, component TEXT NOT NULL, status TEXT NOT NULL,
@@ -58,6 +58,9 @@ _STEP_FIELDS = (
 )
 _RUN_FIELDS = ("status", "started_at", "finished_at", "error", "tags")
 
+RUN_DIED = "the process running it died (killed or crashed) before it finished"
+"""The error ``reap_dead_runs`` records: the run was interrupted, not failed by its steps."""
+
 
 class History(Database):
     """The workspace's run history. Safe to share between threads; several processes may use one file.
@@ -68,10 +71,31 @@ class History(Database):
 
     def __init__(self, path: Path):
         super().__init__(path, _SCHEMA)
+        self._add_column("runs", "pid_start", "TEXT")
+
+    def _add_column(self, table: str, column: str, decl: str) -> None:
+        """Add a column a database from an earlier headrace lacks (idempotent, race-free)."""
+
+        def present() -> bool:
+            rows = self._conn.execute(f"PRAGMA table_info({table})").fetchall()
+            return any(r[1] == column for r in rows)
+
+        with self._lock:
+            if present():
+                return
+        with self.transaction() as c:
+            if not present():
+                c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     # runs -------------------------------------------------------------------------------
     def create_run(self, run: dict[str, Any], steps: Iterable[tuple[str, str]]) -> None:
-        """Insert a run and one NotStarted row per (step, component), in one transaction."""
+        """Insert a run and one NotStarted row per (step, component), in one transaction.
+
+        The recording process's start time is kept with its pid (``run["pid_start"]``, else
+        read now), so liveness checks never take a later process that reuses the pid for it.
+        """
+        pid = run.get("pid")
+        pid_start = run.get("pid_start") or (process_start_time(pid) if pid else None)
         with self.transaction() as c:
             if c.execute("SELECT 1 FROM runs WHERE id=?", (run["id"],)).fetchone():
                 raise RunExistsError(
@@ -80,7 +104,8 @@ class History(Database):
                 )
             c.execute(
                 "INSERT INTO runs (id, pipeline, experiment, status, params, executor, "
-                "regenerate_outputs, created_at, source, pid, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "regenerate_outputs, created_at, source, pid, outputs, pid_start) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run["id"],
                     run["pipeline"],
@@ -91,8 +116,9 @@ class History(Database):
                     int(run.get("regenerate_outputs", False)),
                     run["created_at"],
                     run.get("source"),
-                    run.get("pid"),
+                    pid,
                     json.dumps(run.get("outputs", {})),
+                    pid_start,
                 ),
             )
             c.executemany(
@@ -114,21 +140,22 @@ class History(Database):
         """Mark runs Failed whose recording process died (killed, crashed); returns their ids.
 
         A run is "Running" only while the process that started it lives; after SIGKILL or a
-        power cut nothing else would ever finish its record.
+        power cut nothing else would ever finish its record. A live process with the recorded
+        pid but another start time reuses the pid of the dead one: the run is dead too.
         """
         rows = self.query(
-            "SELECT id, pid FROM runs WHERE status=? AND pid IS NOT NULL", (Status.RUNNING,)
+            "SELECT id, pid, pid_start FROM runs WHERE status=? AND pid IS NOT NULL",
+            (Status.RUNNING,),
         )
-        dead = [r["id"] for r in rows if not pid_alive(r["pid"])]
+        dead = [r["id"] for r in rows if not pid_alive(r["pid"], r["pid_start"])]
         if not dead:
             return []
         now = time.time()
         with self.transaction() as c:
             for rid in dead:
-                why = "the process running it died (killed or crashed) before it finished"
                 c.execute(
                     "UPDATE runs SET status=?, finished_at=?, error=? WHERE id=? AND status=?",
-                    (Status.FAILED, now, why, rid, Status.RUNNING),
+                    (Status.FAILED, now, RUN_DIED, rid, Status.RUNNING),
                 )
                 c.execute(
                     "UPDATE step_runs SET status=?, error=? WHERE run_id=? AND status=?",
@@ -160,14 +187,15 @@ class History(Database):
         """Whether run ``run_id`` is over: its status is final, or no live process records it.
 
         A run whose recording process died (SIGKILL, a power cut) stays "Running" in the
-        table until ``reap_dead_runs``; this already counts it as ended. False when no run
-        with that id is recorded (it may not have started yet).
+        table until ``reap_dead_runs``; this already counts it as ended, as it does a run whose
+        pid now belongs to a process that started at another time. False when no run with that
+        id is recorded (it may not have started yet).
         """
-        rows = self.query("SELECT status, pid FROM runs WHERE id=?", (run_id,))
+        rows = self.query("SELECT status, pid, pid_start FROM runs WHERE id=?", (run_id,))
         if not rows:
             return False
         status, pid = Status(rows[0]["status"]), rows[0]["pid"]
-        return status.is_final or not pid or not pid_alive(pid)
+        return status.is_final or not pid or not pid_alive(pid, rows[0]["pid_start"])
 
     def find_run_ids(self, prefix: str) -> list[str]:
         """Run ids starting with ``prefix`` (so users may type a unique prefix)."""

@@ -169,7 +169,10 @@ def test_daemon_path_parameter_gets_file_or_folder(tmp_path, ws):
         while len(launcher.started) == count and time.monotonic() < deadline:
             time.sleep(0.05)
             d.step()
-    assert [f.params["path"] for f in launcher.started] == [str(inbox / "one.csv"), str(inbox)]
+    assert [f.params["path"] for f in launcher.started] == [
+        str(inbox / "one.csv"),
+        f"{inbox / 'three.csv'},{inbox / 'two.csv'}",  # the child makes them a per-firing folder
+    ]
 
 
 def test_create_errors(tmp_path, ws):
