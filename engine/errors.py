@@ -99,6 +99,19 @@ class PrefectServerError(HeadraceError, RuntimeError):
     """The Prefect server cannot be started, found or reached."""
 
 
+class ExitAtImport(BaseException):
+    """Internal: a pipeline file called ``os._exit`` while being imported (never escapes the
+    loader, which turns it into a ``PipelineLoadError``).
+
+    Attributes:
+        code: the exit status it asked for.
+    """
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """Return a ' Did you mean ...?' suffix for the closest candidate, or ''.
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-from ..errors import HeadraceError, PipelineLoadError, did_you_mean
+from ..errors import ExitAtImport, HeadraceError, PipelineLoadError, did_you_mean
 from .pipeline import Pipeline
 
 
@@ -56,7 +56,7 @@ def import_file(path: Path) -> ModuleType:
     try:
         with _no_exit_at_import():
             spec.loader.exec_module(module)
-    except _ExitAtImport as exc:
+    except ExitAtImport as exc:
         del sys.modules[name]
         raise PipelineLoadError(
             f"importing {path} called os._exit({exc.code}), which would end headrace with no "
@@ -75,19 +75,13 @@ def import_file(path: Path) -> ModuleType:
     return module
 
 
-class _ExitAtImport(BaseException):
-    def __init__(self, code: int):
-        super().__init__(code)
-        self.code = code
-
-
 @contextlib.contextmanager
 def _no_exit_at_import() -> Iterator[None]:
     """Turn ``os._exit`` during a pipeline file's import into an error (it skips every handler)."""
     real = os._exit
 
     def refuse(code: int) -> None:
-        raise _ExitAtImport(code)
+        raise ExitAtImport(code)
 
     os._exit = refuse  # type: ignore[assignment]
     try:

@@ -8,6 +8,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,9 +42,9 @@ class Database:
             self._conn = sqlite3.connect(
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=30000")
+            _use_wal(self._conn)
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             with self.transaction() as c:
                 c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
                 found = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -117,6 +118,26 @@ class Database:
                 conn.close()
             self._reader_conns.clear()
         self._readers = threading.local()
+
+
+def _use_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Switch to WAL, waiting while other processes open the same new file.
+
+    SQLite answers "database is locked" at once, without its busy handler, when another
+    connection holds the file while the journal mode changes (processes creating one
+    workspace together): retry for up to ``patience`` seconds.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def explain(path: Path, exc: BaseException) -> WorkspaceError:
