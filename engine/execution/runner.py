@@ -7,10 +7,9 @@ import os
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..definitions.model import Binding, PipelineDefinition
@@ -20,6 +19,7 @@ from ..store.cache_index import CacheIndex, Hit
 from ..store.history import finish_step_op, update_run_op, update_steps_op
 from ..store.statcache import StatCache
 from ..store.workspace import Workspace
+from .dispatch import Dispatcher, InFlight
 from .eager import REUSED_FROM, SOURCE_STEP, EagerPlan
 from .executors import Executor, RunInfo, make_executor
 from .executors.base import EagerExecutor
@@ -120,24 +120,16 @@ def _output_source(b: Binding) -> dict[str, Any]:
     return {"value": b.value}
 
 
-@dataclass
-class _Attempt:
-    step: str
-    attempt: int
-    timeout: float | None
-    submitted: float
-
-
-@dataclass(frozen=True)
-class _Ahead:
-    """A step sent ahead (eager.py), waiting to be adopted when its upstream steps finish."""
-
-    future: Future[StepResult]
-    plan: EagerPlan
+POLL = 0.05  # seconds between looks at whether a timed attempt has started running
 
 
 class Runner:
-    """One run's loop: start ready steps, collect results, retry, skip, record, finish."""
+    """One run's loop: start ready steps, collect results, retry, skip, record, finish.
+
+    The pure :class:`RunState` decides readiness, attempts, retries, deadlines and skipping; the
+    runner keeps one :class:`InFlight` record per attempt it waits for, and on an eager
+    executor a :class:`Dispatcher` says what to send ahead and what to give up.
+    """
 
     def __init__(
         self,
@@ -158,18 +150,26 @@ class Runner:
         self.experiment = experiment or defn.name
         self.on_event = on_event
         self.upstream = {name: s.upstream for name, s in defn.steps.items()}
-        self.state = RunState(self.upstream, continue_on_step_failure)
+        retries: dict[str, int] = {}
+        timeouts: dict[str, float] = {}
+        for name, s in defn.steps.items():
+            if s.component.retries:
+                retries[name] = s.component.retries
+            if s.component.timeout is not None:
+                timeouts[name] = s.component.timeout
+        self.state = RunState(
+            self.upstream, continue_on_step_failure, retries=retries, timeouts=timeouts
+        )
+        self.timed = bool(timeouts)  # some step has a timeout
         self.outputs: dict[str, dict[str, ArtifactRecord]] = {}
-        self.running: dict[Future[StepResult], _Attempt] = {}
-        self.decisions: dict[str, Decision] = {}
+        self.flights: dict[str, InFlight] = {}  # step → the attempt the runner waits for
+        self.waiting: dict[Future[StepResult], InFlight] = {}  # the same, by future
         self.abandoned = False  # a timed-out attempt may still be running somewhere
         self.code_fps: dict[int, str] = {}
         self.stat_cache = StatCache(ws.history.path)
-        self.started: dict[str, float] = {}
-        self.inflight: dict[str, Future[StepResult]] = {}  # step → attempt running or sent ahead
-        self.ahead: dict[str, _Ahead] = {}
-        self.eager = isinstance(executor, EagerExecutor)
-        self.sent: list[str] = []  # steps put in flight since the last eager pass
+        self.reports_start = bool(getattr(executor, "reports_start", False))
+        self.eager = executor if isinstance(executor, EagerExecutor) else None
+        self.dispatch = Dispatcher(self.state, self.upstream) if self.eager is not None else None
 
     def run(self) -> Status:
         """Record the run, execute it in the executor's session, and record the outcome."""
@@ -222,21 +222,22 @@ class Runner:
     def _loop(self) -> Status:
         while True:
             self._launch_ready()
-            self._send_ahead()
-            if not self.running:
+            if self.dispatch is not None:
+                self.dispatch.send_ahead(self._send_one_ahead)
+            if not self.flights:
                 break
-            done, _ = wait(
-                list(self.running), timeout=self._next_timeout(), return_when=FIRST_COMPLETED
-            )
+            timeout = self._next_timeout() if self.timed else None
+            done, _ = wait(self.waiting, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
-                attempt = self.running.pop(future)
-                self.inflight.pop(attempt.step, None)
-                result = self._result(attempt, future)
+                flight = self.waiting.pop(future)
+                del self.flights[flight.step]
+                result = self._result(flight)
                 if result.extra.get(REUSED_FROM):
-                    self._reused_ahead(attempt.step, result)
+                    self._reused_ahead(flight, result)
                 else:
-                    self._handle(attempt, result)
-            self._expire_timeouts()
+                    self._handle(flight, result)
+            if self.timed:
+                self._expire_timeouts()
         return self.state.run_status()
 
     def _launch_ready(self) -> None:
@@ -244,30 +245,31 @@ class Runner:
             now = time.time()
             started = []
             for step in ready:
-                ahead = self.ahead.pop(step, None)
-                decision = self._decide(step, ahead)
+                ahead = self.dispatch.adopt(step) if self.dispatch is not None else None
+                decision = self._decide(step, ahead.plan if ahead is not None else None)
                 if decision.reuse:
                     if ahead is not None:  # decided here, as on every executor
-                        self._discard(step, ahead)
+                        self._discard(ahead, *self._dropped(step))
                     self._reuse(step, decision, now)
                     continue
-                self.decisions[step] = decision
-                self.started[step] = now
                 if ahead is None:
-                    self._submit(step, 1)
+                    self._submit(step, decision, now)
                 else:  # sent ahead: it runs (or is reused) on the cluster already
-                    self._adopt(step, ahead.future, now)
+                    self.state.launch(step)
+                    ahead.submitted = ahead.started_at = now
+                    ahead.decision = decision
+                    self._wait_for(ahead)
                 started.append((step, {"status": Status.RUNNING.value, "started_at": now}))
             if started:
                 self.writer.put(update_steps_op, self.run_id, started)
 
-    def _decide(self, step: str, ahead: _Ahead | None = None) -> Decision:
+    def _decide(self, step: str, plan: EagerPlan | None = None) -> Decision:
         s = self.defn.steps[step]
-        if ahead is None:
+        if plan is None:
             opts = self.ws.store.storage_options
             ingr = ingredients(s, self.values, self.outputs, self.stat_cache, opts, self.code_fps)
         else:  # the ingredients it was sent with, completed as its worker completes them
-            ingr = self._completed(ahead.plan)
+            ingr = self._completed(plan)
         comp = s.component
         hit: Hit | None = None
         present, previous = False, None
@@ -313,7 +315,8 @@ class Runner:
             (d.reused_from, d.source_step),
         )
         self.state.complete(step)
-        self.sent.append(step)  # dependants waiting on it and on steps in flight can go ahead
+        if self.dispatch is not None:  # dependants waiting on it and on steps in flight can go
+            self.dispatch.moved(step)
         self.executor.note_reused(step, d.reused_from, self.upstream[step])
         self._emit(step, Status.COMPLETED, {"reused": True, "reused_from": d.reused_from})
 
@@ -337,38 +340,27 @@ class Runner:
             self.run_id, step, s.component, tuple(inputs), self.ws.store.spec(), attempt
         )
 
-    def _submit(self, step: str, attempt: int) -> None:
+    def _submit(self, step: str, decision: Decision, started_at: float) -> None:
+        """Hand the step's next attempt to the executor and wait for it."""
+        attempt = self.state.launch(step)
         future = self.executor.submit(self._task(step, attempt), self.upstream[step])
-        self.inflight[step] = future
-        self.sent.append(step)
-        self._adopt(step, future, time.time(), attempt)
+        timeout = self.defn.steps[step].component.timeout
+        flight = InFlight(step, attempt, future, timeout, time.time(), started_at, None, decision)
+        if self.dispatch is not None:
+            self.dispatch.moved(step)
+        self._wait_for(flight)
 
-    def _adopt(self, step: str, future: Future[StepResult], now: float, attempt: int = 1) -> None:
-        """Wait for ``future`` as the step's attempt; its timeout counts from ``now``."""
-        self.running[future] = _Attempt(step, attempt, self.defn.steps[step].component.timeout, now)
-        self.state.mark_running(step)
-        self._emit(step, Status.RUNNING, {"attempt": attempt})
+    def _wait_for(self, flight: InFlight) -> None:
+        """Wait for ``flight``, launched in the state; its timeout counts from when it starts
+        running (from ``flight.submitted`` on executors that cannot tell)."""
+        self.flights[flight.step] = self.waiting[flight.future] = flight
+        if flight.timeout is not None and not self.reports_start:
+            self.state.attempt_started(flight.step, flight.submitted)
+        self._emit(flight.step, Status.RUNNING, {"attempt": flight.attempt})
 
-    def _send_ahead(self) -> None:
-        """Send the dependants of steps in flight whose upstream steps are all in flight or done
-        (eager executors only), so a chain runs without a round trip per step."""
-        if not self.eager:
-            self.sent.clear()
-            return
-        queue = deque(self.sent)
-        self.sent.clear()
-        while queue and not self.state.stopped:
-            for d in self.state.down[queue.popleft()]:
-                if d in self.inflight or self.state.status[d] is not Status.NOT_STARTED:
-                    continue
-                ups = dict.fromkeys(self.upstream[d])
-                after = tuple(u for u in ups if u not in self.outputs)
-                if after and all(u in self.inflight for u in after):
-                    self._send_one_ahead(d, after)
-                    queue.append(d)
-
-    def _send_one_ahead(self, step: str, after: tuple[str, ...]) -> None:
-        assert isinstance(self.executor, EagerExecutor)
+    def _send_one_ahead(self, step: str, after: tuple[str, ...]) -> InFlight:
+        """Send ``step`` to run after the attempts of ``after`` (the Dispatcher's ``send``)."""
+        assert self.eager is not None and self.dispatch is not None
         s = self.defn.steps[step]
         opts = self.ws.store.storage_options
         ingr = ingredients(
@@ -384,39 +376,28 @@ class Runner:
         )
         names = tuple(p.name for p in comp.outputs)
         plan = EagerPlan(ingr, pending, after, candidates or None, names)
-        future = self.executor.submit_eager(
-            self._task(step, 1), plan, [self.inflight[u] for u in after], self.upstream[step]
-        )
-        self.ahead[step] = _Ahead(future, plan)
-        self.inflight[step] = future
+        flights, ahead = self.flights, self.dispatch.ahead
+        futures = [(flights.get(u) or ahead[u]).future for u in after]  # running or sent ahead
+        future = self.eager.submit_eager(self._task(step, 1), plan, futures, self.upstream[step])
+        now = time.time()
+        return InFlight(step, 1, future, comp.timeout, now, now, plan)
 
-    def _drop_ahead(self, step: str | None) -> None:
-        """Give up the steps sent ahead on ``step``'s attempt, and those sent ahead on them
-        (every step sent ahead when ``step`` is None)."""
-        if step is None:
-            for d in list(self.ahead):
-                self._discard(d, self.ahead.pop(d), dependants=False)
-            return
-        stack = [step]
-        while stack:
-            for d in self.state.down[stack.pop()]:
-                ahead = self.ahead.pop(d, None)
-                if ahead is not None:
-                    self._discard(d, ahead, dependants=False)
-                    stack.append(d)
+    def _dropped(self, step: str) -> list[InFlight]:
+        """What was sent ahead on ``step``'s attempt, now given up (transitively)."""
+        return self.dispatch.drop(step) if self.dispatch is not None else []
 
-    def _discard(self, step: str, ahead: _Ahead, dependants: bool = True) -> None:
-        """Give up a step sent ahead (and, with ``dependants``, what was sent ahead on it)."""
-        self.inflight.pop(step, None)
-        assert isinstance(self.executor, EagerExecutor)
-        self.executor.discard(ahead.future)
-        if dependants:
-            self._drop_ahead(step)
+    def _discard(self, *flights: InFlight) -> None:
+        """Tell the executor the runner will not adopt these attempts sent ahead."""
+        if flights:
+            assert self.eager is not None
+            for flight in flights:
+                self.eager.discard(flight.future)
 
-    def _reused_ahead(self, step: str, result: StepResult) -> None:
+    def _reused_ahead(self, flight: InFlight, result: StepResult) -> None:
         """A step sent ahead found its cache entry where it ran (the runner had found none
         when it adopted it, so only if the outputs' existence changed in between)."""
-        d = self.decisions[step]
+        d = flight.decision
+        assert d is not None
         run_id = result.extra[REUSED_FROM]
         reuse = Decision(
             True,
@@ -427,25 +408,25 @@ class Runner:
             result.outputs,
             result.extra[SOURCE_STEP],
         )
-        self._reuse(step, reuse, self.started[step])
+        self._reuse(flight.step, reuse, flight.started_at)
 
-    def _handle(self, attempt: _Attempt, result: StepResult) -> None:
-        step = attempt.step
+    def _handle(self, flight: InFlight, result: StepResult) -> None:
+        step = flight.step
         if result.ok:
             self.outputs[step] = dict(result.outputs)
-            self._finish(step, Status.COMPLETED, result, attempt.attempt)
+            self._finish(flight, Status.COMPLETED, result)
             self.state.complete(step)
             return
-        if self.ahead:
-            self._drop_ahead(step)
-        if attempt.attempt <= self.defn.steps[step].component.retries and not self.state.stopped:
-            self._emit(step, Status.RUNNING, {"retry": attempt.attempt + 1, "error": result.error})
-            self._submit(step, attempt.attempt + 1)
+        self._discard(*self._dropped(step))
+        if self.state.attempt_failed(step):
+            self._emit(step, Status.RUNNING, {"retry": flight.attempt + 1, "error": result.error})
+            assert flight.decision is not None
+            self._submit(step, flight.decision, flight.started_at)
             return
-        self._finish(step, Status.FAILED, result, attempt.attempt)
+        self._finish(flight, Status.FAILED, result)
         skipped = self.state.fail(step)
-        if self.state.stopped and self.ahead:
-            self._drop_ahead(None)
+        if self.state.stopped and self.dispatch is not None:
+            self._discard(*self.dispatch.drop_all())
         if skipped:
             self.writer.put(
                 update_steps_op,
@@ -458,13 +439,13 @@ class Runner:
             for s in skipped:
                 self._emit(s, Status.SKIPPED, {})
 
-    def _finish(self, step: str, status: Status, result: StepResult, attempts: int) -> None:
-        started = self.started.get(step, result.started_at)
-        d = self.decisions[step]
+    def _finish(self, flight: InFlight, status: Status, result: StepResult) -> None:
+        step, d = flight.step, flight.decision
+        assert d is not None
         fields: dict[str, Any] = {
             "status": status.value,
-            "attempts": attempts,
-            "started_at": started,
+            "attempts": flight.attempt,
+            "started_at": flight.started_at,
             "finished_at": result.finished_at,
             "duration": result.finished_at - result.started_at,
             "reason": d.reason,
@@ -488,63 +469,64 @@ class Runner:
         )
         self._emit(step, status, {"duration": fields["duration"], "error": fields.get("error")})
 
-    def _result(self, attempt: _Attempt, future: Future[StepResult]) -> StepResult:
+    def _result(self, flight: InFlight) -> StepResult:
         try:
-            return future.result()
+            return flight.future.result()
         except BaseException as exc:  # the worker process died, the pool broke, ...
-            now = time.time()
             return StepResult(
-                attempt.step,
-                attempt.attempt,
+                flight.step,
+                flight.attempt,
                 False,
-                self.started.get(attempt.step, now),
-                now,
+                flight.started_at,
+                time.time(),
                 error_type=type(exc).__name__,
                 error=f"the worker running the step died ({exc or 'no message'}); "
                 "it may have run out of memory or crashed in native code",
             )
 
-    def _deadline(self, future: Future[StepResult], attempt: _Attempt) -> float | None:
-        """When the attempt times out: counted from when it started running, not when queued."""
-        if attempt.timeout is None:
-            return None
-        started = getattr(future, "headrace_started_at", None)
-        if started is None and future.running():  # a process pool marks it running
-            started = future.headrace_started_at = time.time()  # type: ignore[attr-defined]
-        if started is None and not getattr(self.executor, "reports_start", False):
-            started = attempt.submitted  # executors that cannot tell: count from submission
-        return None if started is None else started + attempt.timeout
+    def _observe_starts(self) -> bool:
+        """Tell the state which timed attempts have started running (executors that report it);
+        returns whether some have not yet."""
+        awaiting = self.state.awaiting_start
+        if not awaiting:
+            return False
+        for step in list(awaiting):
+            future = self.flights[step].future
+            started = getattr(future, "headrace_started_at", None)
+            if started is None and future.running():  # a process pool marks it running
+                started = time.time()
+            if started is not None:
+                self.state.attempt_started(step, started)
+        return bool(awaiting)
 
     def _next_timeout(self) -> float | None:
-        waits = []
-        for future, attempt in self.running.items():
-            if attempt.timeout is None:
-                continue
-            deadline = self._deadline(future, attempt)
-            waits.append(0.05 if deadline is None else max(0.0, deadline - time.time()))
-        return min(waits) if waits else None
+        """How long to wait for results before a deadline passes (None: no timed attempt)."""
+        unstarted = self._observe_starts()
+        timeout = self.state.next_deadline(time.time())
+        if unstarted:  # look again soon whether they have started
+            timeout = POLL if timeout is None else min(timeout, POLL)
+        return timeout
 
     def _expire_timeouts(self) -> None:
+        if not self.state.timing:
+            return
         now = time.time()
-        for future, attempt in list(self.running.items()):
-            deadline = self._deadline(future, attempt)
-            if deadline is None or deadline > now:
-                continue
-            del self.running[future]
-            self.inflight.pop(attempt.step, None)
-            future.cancel()
+        self._observe_starts()
+        for step in self.state.expired(now):
+            flight = self.flights.pop(step)
+            del self.waiting[flight.future]
+            flight.future.cancel()
             self.abandoned = True
-            limit = self.defn.steps[attempt.step].component.timeout
             result = StepResult(
-                attempt.step,
-                attempt.attempt,
+                step,
+                flight.attempt,
                 False,
-                self.started[attempt.step],
+                flight.started_at,
                 now,
                 error_type="TimeoutError",
-                error=f"the step ran longer than its timeout of {limit}s",
+                error=f"the step ran longer than its timeout of {flight.timeout}s",
             )
-            self._handle(attempt, result)
+            self._handle(flight, result)
 
     def _cancel(self, why: str, run_status: Status = Status.CANCELED) -> None:
         with contextlib.suppress(Exception):  # the run is stopping: keep what finished
