@@ -1,16 +1,19 @@
-"""Fingerprinting a ready step's inputs into the ingredients of its cache key (DESIGN §4)."""
+"""A step's inputs: checked before a run, then fingerprinted into its cache key's ingredients."""
 
 from __future__ import annotations
 
+import os
+import stat
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ParameterError
 from ..fingerprint.keys import code_fingerprint, fingerprint_input, fingerprint_value
-from ..types import PARAMETER
+from ..types import PARAMETER, PATH, PATHS
 from .reuse import Ingredients
 
 if TYPE_CHECKING:
-    from ..definitions.model import Step
+    from ..definitions.model import PipelineDefinition, Step
     from ..store.artifacts import ArtifactRecord
     from ..store.statcache import StatCache
 
@@ -74,3 +77,48 @@ def ingredients(
 def _short(value: Any) -> str:
     text = repr(value.value if hasattr(value, "value") and not isinstance(value, str) else value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_paths(defn: PipelineDefinition, values: dict[str, Any]) -> None:
+    """Refuse, before a run starts, local path inputs that are missing or are not files/folders.
+
+    Every ``Path``/``list[Path]`` input bound to a parameter or a constant is checked; outputs
+    of upstream steps are the store's business. URLs (``s3://...``) are left to the step.
+
+    Raises:
+        ParameterError: one line per bad path, naming the step, the input and the fix.
+    """
+    problems = []
+    for step in defn.steps.values():
+        for port in step.component.inputs:
+            if port.kind not in (PATH, PATHS):
+                continue
+            b = step.bindings[port.name]
+            if b.source == "output":
+                continue
+            value = values[b.name] if b.source == "parameter" else b.value
+            where = f"step {step.name!r}, input {port.name!r}" + (
+                f" (parameter {b.name!r})" if b.source == "parameter" else ""
+            )
+            items = value if port.kind == PATHS else [value]
+            problems += [f"{where}: {why}" for why in map(_path_problem, items or []) if why]
+    if problems:
+        raise ParameterError("\n".join(dict.fromkeys(problems)))
+
+
+def _path_problem(value: Any) -> str | None:
+    if value is None or "://" in str(value):
+        return None
+    text = os.fspath(value)
+    try:
+        st = os.stat(text)
+    except FileNotFoundError:
+        return f"{text!r} does not exist; create it or pass another path"
+    except OSError as exc:
+        return f"{text!r} cannot be read ({exc.strerror or exc}); fix its permissions"
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        return (
+            f"{text!r} is not a regular file or folder (a FIFO, socket or device); "
+            "pass a file or a folder"
+        )
+    return None

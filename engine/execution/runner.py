@@ -23,7 +23,7 @@ from .dispatch import Dispatcher, InFlight
 from .eager import REUSED_FROM, SOURCE_STEP, EagerPlan
 from .executors import Executor, RunInfo, make_executor
 from .executors.base import EagerExecutor
-from .inputs import ingredients
+from .inputs import check_paths, ingredients
 from .reuse import Decision, Ingredients, blocker, decide
 from .state import RunState
 from .task import InputSpec, StepResult, StepTask
@@ -72,13 +72,15 @@ def submit(
 
     Raises:
         DefinitionError: the pipeline is invalid.
-        ParameterError: a parameter is unknown, missing or of the wrong type.
+        ParameterError: a parameter is unknown, missing or of the wrong type, or a local path
+            input does not exist or is not a regular file or folder (checked before the run).
         KeyboardInterrupt: after recording the run as Canceled.
     """
     from ..store.runs import PipelineRun
 
     defn = pipeline.definition
     values = defn.bind_params(params)
+    check_paths(defn, values)  # a missing input file is an error now, not a step's traceback
     ws = workspace if isinstance(workspace, Workspace) else _open_workspace(workspace)
     runner = Runner(
         defn,
@@ -204,8 +206,8 @@ class Runner:
         try:
             status = self.executor.session(info, self._loop)
             self.writer.close()
-        except KeyboardInterrupt:
-            self._cancel("canceled by the user (KeyboardInterrupt)")
+        except KeyboardInterrupt as exc:  # the daemon's stop says so in the interrupt's text
+            self._cancel(str(exc) or "canceled by the user (KeyboardInterrupt)")
             raise
         except BaseException as exc:
             self._cancel(
