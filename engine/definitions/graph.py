@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import networkx as nx
-
 if TYPE_CHECKING:
+    import networkx as nx
+
     from .model import Step
 
 
@@ -25,6 +25,8 @@ def build_graph(
         The graph (nodes carry ``component``; edges carry ``kind`` "data" or "order" and the
         ``inputs`` fed) and the step names in topological order (creation order breaks ties).
     """
+    import networkx as nx  # on first trace: `import headrace.engine` stays light
+
     g = nx.DiGraph(name=name)
     for s in steps:
         g.add_node(s.name, component=s.component.name)
