@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -40,7 +41,7 @@ class Ingredients:
     upstream: dict[str, str]
     unhashable: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property
     def key(self) -> str | None:
         """The cache key, or None when an input cannot be fingerprinted."""
         if self.unhashable:

@@ -168,6 +168,8 @@ class _Walker:
                 self.reference(imported[name], name)
             elif name in globals_:
                 self.global_(name, globals_)
+            else:
+                self._not_bound_yet(name, globals_)
         for chain in sorted(local.chains):
             root = cells.get(chain[0], imported.get(chain[0], globals_.get(chain[0], _MISSING)))
             if isinstance(root, types.ModuleType):
@@ -194,6 +196,19 @@ class _Walker:
             return
         self.statements(f"const:{name}", src.bindings[name], namespace)
         _warn_if_import_time_value(name, src.bindings[name], module.__name__)  # type: ignore[union-attr]
+
+    def _not_bound_yet(self, name: str, namespace: dict[str, Any]) -> None:
+        """A global the module binds later (a script still running): by its source, as later."""
+        module = sys.modules.get(namespace.get("__name__", ""))
+        if module is None or module_kind(module.__name__) != "user":
+            return
+        src = self.source_of(module)
+        if src is None or src.drifted or name not in src.bindings:
+            return  # a builtin, or a name no statement binds
+        key = (module.__name__, name)
+        if key not in self.seen_names:
+            self.seen_names.add(key)
+            self.statements(f"const:{name}", src.bindings[name], namespace)
 
     def statements(self, label: str, stmts: list[ast.stmt], namespace: dict[str, Any]) -> None:
         """Adds module-level statements by their source, and what they use, transitively."""

@@ -35,7 +35,8 @@ class ModuleSource:
     Attributes:
         bindings: name → the top-level statements that assign it (in source order).
         imports: name → (module, attribute or None, level) for ``import``/``from`` bindings.
-        effects: top-level statements that bind nothing (``random.seed(SEED)``, ...).
+        effects: top-level statements before the last definition that bind nothing
+            (``random.seed(SEED)``, ...).
         import_statements: the top-level imports (a def compiles differently beside them).
         drifted: the file no longer matches what was loaded (edited after the import).
     """
@@ -117,13 +118,22 @@ def _parse_module(module: types.ModuleType) -> ModuleSource | None:
     except SyntaxError:
         return None
     out = ModuleSource()
-    for stmt in tree.body:
-        _classify(stmt, out)
+    defs = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    last_def = max((i for i, st in enumerate(tree.body) if isinstance(st, defs)), default=-1)
+    for i, stmt in enumerate(tree.body):
+        _classify(stmt, out, setup=i < last_def)
     out.drifted = _drifted(module, tree, out)
     return out
 
 
-def _classify(stmt: ast.stmt, out: ModuleSource) -> None:
+def _classify(stmt: ast.stmt, out: ModuleSource, setup: bool = True) -> None:
+    """File ``stmt`` under imports, bindings or effects.
+
+    Only statements before the module's last ``def``/``class`` count as effects: they set up
+    the state the definitions run in (``random.seed(SEED)``). Later ones use the pipeline (a
+    script's ``run = p.submit(); print(run...)``), and a script reaches them while it runs,
+    so counting them would change a key between two submits of one process.
+    """
     if isinstance(stmt, ast.Import | ast.ImportFrom):
         out.import_statements.append(stmt)
     if isinstance(stmt, ast.Import):
@@ -142,7 +152,7 @@ def _classify(stmt: ast.stmt, out: ModuleSource) -> None:
         return  # runs only as a script, after the definitions: not the steps' code
     names = bound_names(stmt)
     if not names:
-        if not _is_docstring(stmt):
+        if setup and not _is_docstring(stmt):
             out.effects.append(stmt)
         return
     for name in names:

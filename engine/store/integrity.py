@@ -10,6 +10,7 @@ mtime and the ctime, so it is seen).
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,13 +50,15 @@ def local_matches(
         full: ignore the stat cache and hash every byte (``headrace verify``).
     """
     try:
-        if path.is_symlink():
+        st = os.lstat(path)  # one system call: a link, a file's size, or a folder
+        if stat.S_ISLNK(st.st_mode):
             return False  # the store never holds links; one planted there is not trusted
-        if path.is_file():
-            if os.stat(path).st_size != record.size:
+        if stat.S_ISREG(st.st_mode):
+            if st.st_size != record.size:
                 return False
             if record.size < SMALL:
-                return bytes_match(record, path.read_bytes())
+                with open(path, "rb") as handle:
+                    return bytes_match(record, handle.read())
         elif local_size(path) != record.size:
             return False
         digest = fingerprint_path(path, None if full else stat_cache)

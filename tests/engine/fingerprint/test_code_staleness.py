@@ -174,3 +174,23 @@ def test_comments_and_formatting_of_constants_change_nothing(user_modules) -> No
     before = code_fingerprint(user_modules("m", body).step)
     edited = body.replace("K = {1, 2, 3}", "K = {  # the allowed values\n    1, 2, 3}")
     assert code_fingerprint(user_modules("m", edited).step) == before
+
+
+def test_a_script_that_uses_its_run_does_not_change_the_key_between_submits(user_modules) -> None:
+    """A script's own statements after its definitions (submit, print the run) are not the
+    steps' code: binding them while the script runs must not make the next submit re-run."""
+    body = textwrap.dedent(
+        """
+        def step(x):
+            return helper(x)
+
+        def helper(x):
+            return x + 1
+
+        print(RESULT if "RESULT" in globals() else None)
+        """
+    )
+    mod = user_modules("m", body)
+    before = code_fingerprint(mod.step)
+    mod.RESULT = object()  # what `RESULT = p.submit(...)` binds in a running script
+    assert code_fingerprint(mod.step) == before
