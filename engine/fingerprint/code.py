@@ -165,13 +165,16 @@ class _Walker:
             if name in cells:
                 self.reference(cells[name], f"{where}.<cell>.{name}")
             elif name in imported:
-                self.reference(imported[name], name)
+                self._body_import(name, imported[name])
             elif name in globals_:
                 self.global_(name, globals_)
             else:
                 self._not_bound_yet(name, globals_)
         for chain in sorted(local.chains):
-            root = cells.get(chain[0], imported.get(chain[0], globals_.get(chain[0], _MISSING)))
+            bound = imported.get(chain[0], (_MISSING,))[0]
+            root = cells.get(
+                chain[0], bound if bound is not _MISSING else globals_.get(chain[0], _MISSING)
+            )
             if isinstance(root, types.ModuleType):
                 self._reference_chain(root, chain)
 
@@ -196,6 +199,21 @@ class _Walker:
             return
         self.statements(f"const:{name}", src.bindings[name], namespace)
         _warn_if_import_time_value(name, src.bindings[name], module.__name__)  # type: ignore[union-attr]
+
+    def _body_import(self, name: str, found: tuple[Any, Any, str | None]) -> None:
+        """A name an import inside the body binds; data of a user module by its source."""
+        value, holder, attr = found
+        data = not (_is_code(value) or isinstance(value, types.ModuleType) or _wrapped(value))
+        if (
+            data
+            and attr is not None
+            and isinstance(holder, types.ModuleType)
+            and module_kind(holder.__name__) == "user"
+            and vars(holder).get(attr, _MISSING) is value
+        ):
+            self.global_(attr, vars(holder))
+        else:
+            self.reference(value, name)
 
     def _not_bound_yet(self, name: str, namespace: dict[str, Any]) -> None:
         """A global the module binds later (a script still running): by its source, as later."""
@@ -225,9 +243,9 @@ class _Walker:
         if attr is None or source is None or not self._is_user(source.__name__):
             self.reference(obj, name)
             return
-        if attr in vars(source):
+        if vars(source).get(attr, _MISSING) is obj:
             self.global_(attr, vars(source))
-        else:
+        else:  # the importer holds another object than cfg binds now (cfg was reloaded)
             self.reference(obj, name)
 
     def _reference_chain(self, obj: Any, chain: tuple[str, ...]) -> None:
@@ -236,8 +254,11 @@ class _Walker:
                 return
             if not hasattr(obj, attr):
                 return
-            obj = getattr(obj, attr)
-            self.reference(obj, ".".join(chain[:depth]))
+            module, obj = obj, getattr(obj, attr)
+            if _is_code(obj) or isinstance(obj, types.ModuleType) or _wrapped(obj) is not None:
+                self.reference(obj, ".".join(chain[:depth]))
+            else:  # data of a user module, such as h.OPS: by the source that binds it
+                self.global_(attr, vars(module))
 
     def reference(self, obj: Any, label: str) -> None:
         """Adds what a referenced object contributes.
@@ -465,16 +486,17 @@ def _import(name: str, level: int, importer: str) -> types.ModuleType | None:
         return None
 
 
-def _local_imports(local: _Local, importer: str) -> dict[str, Any]:
-    """Bound name → object for the imports inside a function's body."""
-    out: dict[str, Any] = {}
+def _local_imports(local: _Local, importer: str) -> dict[str, tuple[Any, Any, str | None]]:
+    """Bound name → (object, the module it was taken from, the attribute) for the imports
+    inside a function's body."""
+    out: dict[str, tuple[Any, Any, str | None]] = {}
     for bound, module, attr, level in local.imports:
         if attr is None:  # import a.b (binds a) or import a.b as c (binds a.b)
             target = _import(module, level, importer)
             if target is not None and bound == module.split(".")[0]:
                 target = sys.modules.get(module.split(".")[0], target)
             if target is not None:
-                out[bound] = target
+                out[bound] = (target, None, None)
             continue
         source = _import(module, level, importer)
         if source is None:
@@ -483,7 +505,7 @@ def _local_imports(local: _Local, importer: str) -> dict[str, Any]:
         if value is _MISSING:  # a submodule not imported yet
             value = _import(f"{module}.{attr}" if module else attr, level, importer)
         if value is not None and value is not _MISSING:
-            out[bound] = value
+            out[bound] = (value, source, attr)
     return out
 
 

@@ -18,6 +18,7 @@ import __future__
 import ast
 import inspect
 import linecache
+import os
 import sys
 import types
 import weakref
@@ -48,7 +49,7 @@ class ModuleSource:
     drifted: bool = False
 
 
-_SOURCES: dict[str, tuple[int, ModuleSource | None]] = {}
+_SOURCES: dict[str, tuple[Generation, ModuleSource | None]] = {}
 _CHECKED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
@@ -64,6 +65,8 @@ def module_source(module: types.ModuleType) -> ModuleSource | None:
     if cached is not None and cached[0] == token:
         return cached[1]
     parsed = _parse_module(module)
+    if parsed is not None and cached is not None and _edited_in_place(cached[0], token):
+        parsed.drifted = True  # the file changed on disk but the module was not reloaded
     _SOURCES[name] = (token, parsed)
     return parsed
 
@@ -98,9 +101,27 @@ def _rewritten(module: types.ModuleType) -> bool:
     return type(loader).__module__.startswith("_pytest.")
 
 
-def _generation(module: types.ModuleType) -> int:
-    ids = [id(v) for v in vars(module).values() if isinstance(v, types.FunctionType | type)]
-    return hash((id(module), tuple(ids)))
+Generation = tuple[int, int, tuple[int, int, int] | None]
+"""(the module object, its import's spec object, its file's (mtime_ns, size, inode))."""
+
+
+def _generation(module: types.ModuleType) -> Generation:
+    """What identifies one loaded version of a module: a reload makes a new spec object."""
+    return (id(module), id(getattr(module, "__spec__", None)), _file_stat(module))
+
+
+def _file_stat(module: types.ModuleType) -> tuple[int, int, int] | None:
+    path = getattr(module, "__file__", None)
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino) if st is not None else None
+
+
+def _edited_in_place(before: Generation, now: Generation) -> bool:
+    """The same loaded module (no reload), but its file changed since it was last read."""
+    return before[:2] == now[:2] and before[2] != now[2]
 
 
 def _parse_module(module: types.ModuleType) -> ModuleSource | None:
@@ -110,6 +131,7 @@ def _parse_module(module: types.ModuleType) -> ModuleSource | None:
         return None
     if filename is None:
         return None
+    linecache.checkcache(filename)  # the file as it is now; the drift checks judge it
     lines = linecache.getlines(filename, vars(module))
     if not lines:
         return None
@@ -194,6 +216,9 @@ def _is_docstring(stmt: ast.stmt) -> bool:
 
 
 def _drifted(module: types.ModuleType, tree: ast.Module, src: ModuleSource) -> bool:
+    """Whether the module's loaded code and data differ from ``tree``: a function that
+    compiles to other code, or an immutable literal constant holding another value. (A
+    literal container is left out: a memo filled at run time must not count as an edit.)"""
     namespace = vars(module)
     imports = src.import_statements
     name = module.__name__

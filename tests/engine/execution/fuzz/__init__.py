@@ -1,0 +1,1 @@
+"""The step-reuse fuzzer: random pipelines in user modules, random edits, an oracle to compare."""

@@ -1,0 +1,226 @@
+"""Stale or needless reuse found by the reuse fuzzer (test_reuse_fuzz.py), one minimal case each.
+
+Each test is strict-xfail until the engine is fixed; then it passes, xfail(strict) turns that
+into a failure, and the marker (and the fuzzer's matching entry in
+``fuzz/strategies.py:KNOWN_FINDINGS``) goes. ``HEADRACE_FUZZ_FINDINGS=NAME`` lets the fuzzer
+generate the pattern again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import linecache
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from headrace.engine import PipelineRun, Workspace
+
+
+class Modules:
+    """User modules written into a folder on sys.path, edited the way a user edits them."""
+
+    def __init__(self, folder: Path, monkeypatch: pytest.MonkeyPatch):
+        self.folder = folder
+        self.prefix = f"fd{uuid.uuid4().hex[:8]}_"
+        self.mtime = 1_700_000_000.0
+        monkeypatch.syspath_prepend(str(folder))
+        monkeypatch.setattr(sys, "dont_write_bytecode", True)
+        self.keep: list[object] = []  # old module objects stay alive: no id is reused
+
+    def write(self, name: str, source: str) -> Path:
+        path = self.folder / f"{self.prefix}{name}.py"
+        path.write_text(textwrap.dedent(source).replace("PFX_", self.prefix))
+        self.mtime += 10  # an edit seconds later, as a person makes it
+        os.utime(path, (self.mtime, self.mtime))
+        return path
+
+    def module(self, name: str):
+        importlib.invalidate_caches()
+        return importlib.import_module(self.prefix + name)
+
+    def forget(self, *names: str) -> None:
+        """Drop modules from sys.modules, so the next import makes new module objects."""
+        for name in names:
+            self.keep.append(sys.modules.pop(self.prefix + name, None))
+
+    def cleanup(self) -> None:
+        for name in list(sys.modules):
+            if name.startswith(self.prefix):
+                del sys.modules[name]
+
+
+@pytest.fixture
+def mods(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    m = Modules(tmp_path / "src", monkeypatch)
+    m.folder.mkdir()
+    yield m
+    m.cleanup()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path):
+    ws = Workspace(tmp_path / "ws")
+    yield ws
+    ws.close()
+
+
+def _run(flows, ws: Workspace, x: int = 1):
+    run = flows.p.submit({"x": x}, workspace=ws)
+    return run.steps["step"].reused, run.outputs["out"].load()
+
+
+FLOWS_USING_CFG = """
+from headrace.engine import component, pipeline
+from PFX_cfg import K
+
+
+@component
+def step(x: int) -> int:
+    return x + int(sum(K))
+
+
+@pipeline
+def p(x: int = 1):
+    return {"out": step(x=x)}
+"""
+
+
+def test_reloading_an_edited_pipeline_file_re_runs_the_step_using_its_constant(
+    mods: Modules, workspace: Workspace
+) -> None:
+    source = """
+        from headrace.engine import component, pipeline
+
+        K = {1, 2}
+
+
+        @component
+        def step(x: int) -> int:
+            return x + len(K)
+
+
+        @pipeline
+        def p(x: int = 1):
+            return {"out": step(x=x)}
+        """
+    mods.write("flows", source)
+    flows = mods.module("flows")
+    assert _run(flows, workspace) == (False, 3)
+    mods.write("flows", source.replace("{1, 2}", "{1, 2, 3}"))
+    linecache.checkcache()  # keep finding linecache out of this test
+    importlib.reload(flows)
+    assert _run(flows, workspace) == (False, 4)  # now: (True, 3), reused and stale
+
+
+def test_reloading_an_edited_constants_module_re_runs_the_step(
+    mods: Modules, workspace: Workspace
+) -> None:
+    mods.write("cfg", "import numpy as np\n\nK = np.array([1, 2])\n")
+    mods.write("flows", FLOWS_USING_CFG)
+    cfg, flows = mods.module("cfg"), mods.module("flows")
+    assert _run(flows, workspace) == (False, 4)
+    mods.write("cfg", "import numpy as np\n\nK = np.array([1, 3])\n")
+    linecache.checkcache()  # keep finding linecache out of this test
+    importlib.reload(cfg)
+    importlib.reload(flows)
+    assert _run(flows, workspace) == (False, 5)  # now: (True, 4), reused and stale
+
+
+def test_re_importing_an_edited_constants_module_re_runs_the_step(
+    mods: Modules, workspace: Workspace
+) -> None:
+    mods.write("cfg", "import numpy as np\n\nK = np.array([1, 2])\n")
+    mods.write("flows", FLOWS_USING_CFG)
+    flows = mods.module("flows")
+    assert _run(flows, workspace) == (False, 4)
+    mods.write("cfg", "import numpy as np\n\nK = np.array([1, 3])\n")
+    mods.forget("cfg", "flows")  # a fresh import: new module objects, so a new parse
+    flows = mods.module("flows")
+    assert _run(flows, workspace) == (False, 5)  # now: (True, 4), reused and stale
+
+
+def test_a_partial_reload_does_not_cache_old_code_under_the_new_key(
+    mods: Modules, workspace: Workspace
+) -> None:
+    # cfg has a function, so that finding reload_token does not hide this one.
+    cfg_source = "K = (5,)\n\n\ndef unused():\n    return 0\n"
+    mods.write("cfg", cfg_source)
+    mods.write("flows", FLOWS_USING_CFG)
+    cfg, flows = mods.module("cfg"), mods.module("flows")
+    assert _run(flows, workspace) == (False, 6)
+    mods.write("cfg", cfg_source.replace("(5,)", "(6,)"))
+    linecache.checkcache()
+    importlib.reload(cfg)  # what a notebook user does after editing cfg.py
+    assert _run(flows, workspace) == (False, 6)  # flows still holds K = (5,): right
+    importlib.reload(flows)  # later (or in a new process): flows sees K = (6,)
+    assert _run(flows, workspace) == (False, 7)  # now: (True, 6), reused and stale
+
+
+def test_editing_a_helper_reached_through_h_ops_re_runs_the_step(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    helpers = project / "fd_ops_helpers.py"
+    helpers.write_text("def double(x):\n    return x * 2\n\n\nOPS = {'double': double}\n")
+    (project / "flows.py").write_text(
+        textwrap.dedent(
+            """
+            import fd_ops_helpers as h
+            from headrace.engine import component, pipeline
+
+
+            @component
+            def step(x: int) -> int:
+                return h.OPS["double"](x)
+
+
+            @pipeline
+            def p(x: int = 3):
+                return {"out": step(x=x)}
+            """
+        )
+    )
+    ws = tmp_path / "ws"
+
+    def headrace_run() -> tuple[bool, int]:
+        run_id = f"fd-{uuid.uuid4().hex[:8]}"
+        cmd = [sys.executable, "-m", "headrace.engine.cli", "run", str(project / "flows.py")]
+        cmd += ["-w", str(ws), "-q", "--run-id", run_id]
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120, env=env)
+        with Workspace(ws) as workspace:
+            run = PipelineRun(workspace, run_id)
+            return run.steps["step"].reused, run.outputs["out"].load()
+
+    assert headrace_run() == (False, 6)
+    helpers.write_text(helpers.read_text().replace("x * 2", "x * 3"))
+    assert headrace_run() == (False, 9)  # now: (True, 6), reused and stale, in a new process
+
+
+def test_a_memo_filled_at_run_time_changes_no_key(mods: Modules, workspace: Workspace) -> None:
+    mods.write("helpers", "MEMO = {}\n\n\ndef double(x):\n    MEMO[x] = x * 2\n    return x * 2\n")
+    mods.write(
+        "flows",
+        """
+        import PFX_helpers as h
+        from headrace.engine import component, pipeline
+
+
+        @component
+        def step(x: int) -> int:
+            return h.MEMO[x] if x in h.MEMO else h.double(x)
+
+
+        @pipeline
+        def p(x: int = 1):
+            return {"out": step(x=x)}
+        """,
+    )
+    flows = mods.module("flows")
+    assert _run(flows, workspace) == (False, 2)
+    assert _run(flows, workspace) == (True, 2)  # now: (False, 2), re-ran: MEMO has {1: 2}
