@@ -8,9 +8,9 @@ constant), an edit to a component, to a helper, to a helper in another module, t
 of each type (int, float, str, tuple, set, numpy array, Path, a value built at import from a
 seed), a comment, an upstream edit that yields identical bytes, and a re-run of the same
 loaded modules (memo dicts filled at run time). After each one the pipeline runs again in its
-workspace (in this process after a fresh import or a reload, or in a fresh ``headrace run``
-process) and in a brand-new workspace (the oracle), and every step's reuse decision and output
-is judged (``fuzz/check.py``).
+workspace (in this process after a fresh import, a reload of every module or of the edited
+ones only, or in a fresh ``headrace run`` process) and in a brand-new workspace (the oracle),
+and every step's reuse decision and output is judged (``fuzz/check.py``).
 
 Run with ``-s`` to see the counts per kind. Environment:
 

@@ -6,11 +6,11 @@ helper it reaches (from the model, ``Spec.reach``), its parameter's coerced valu
 input's bytes, and the oracle's outputs of its upstream steps. A step must re-run when its
 signature was never seen in this workspace before (an edit that is reverted may reuse the
 entry of the earlier run). A constant reached only as ``h.NAME`` or through an import inside
-a body counts by its value in the *loose* signature, by its text in the *strict* one: the
-engine fingerprints those by value today (so ``SEED = 11`` -> ``11.0`` behind
-``h.RNG = random.Random(SEED)`` may be reused, the state is the same), and the fix proposed
-for finding container_by_value would make them count by source; both are accepted. A step
-must re-run when its loose signature is new, and may when its strict one is. Then, for every
+a body counts by its value in the *loose* signature and by its text in the *strict* one:
+both make a sound key (the engine keyed such constants by value until finding
+container_by_value was fixed, and by source since; ``SEED = 11`` -> ``11.0`` behind
+``RNG = random.Random(SEED)`` gives the same state). A step must re-run when its loose
+signature is new, and may when its strict one is. Then, for every
 step after a mutation:
 
 - STALE: reused, but its output differs from the oracle's, or it had to re-run (or it ran,
@@ -22,7 +22,8 @@ step after a mutation:
 
 Steps are checked in pipeline order (topological), so a stale upstream is known when its
 dependants are judged. Outputs are always compared; signatures only while they describe
-what ran (not after a partial reload, when code that is not on disk has run).
+what ran (not after a partial reload or a run without a reload, when code that is not on
+disk has run).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib
-import linecache
+import importlib.util
 import os
 import random
 import shutil
@@ -25,17 +25,17 @@ import pandas as pd
 
 from headrace.engine import PipelineRun, Workspace
 from headrace.engine.definitions.loader import load_pipeline, pipelines_in
-from headrace.engine.fingerprint import source
 
 from .model import MODULES, Spec
-from .strategies import FINDINGS
 
 # How a run loads the code. ``fresh``: forget the user modules and import them again (a new
 # module object each). ``reload``: importlib.reload every user module, in import order (a
 # notebook's "reload everything"). ``partial``: reload only the modules edited since the last
-# load (a notebook's ``importlib.reload(helpers)``). ``cli``: a new ``headrace run`` process.
-# (``same``, for the runtime_state kind only: the modules the last run used, as it left them.)
-MODES = ("fresh", "reload", "partial", "cli")
+# load (a notebook's ``importlib.reload(helpers)``). ``noreload``: run the modules loaded
+# before the edit (a notebook kernel whose files were edited). ``cli``: a new ``headrace run``
+# process. (``same``, for the runtime_state kind only: the loaded modules as the last run
+# left them, with nothing edited.)
+MODES = ("fresh", "reload", "partial", "noreload", "cli")
 
 OLD = 1_600_000_000  # input files are written long ago, so the stat cache trusts its entries
 
@@ -76,14 +76,6 @@ def canonical(value: Any) -> str:
     if isinstance(value, set | frozenset):
         return f"{name} {{{', '.join(sorted(canonical(v) for v in value))}}}"
     return f"{name} {value!r}"
-
-
-def _work_around_findings() -> None:
-    """Keep the known in-process findings (test_reuse_fuzz_findings.py) out of the counts."""
-    if "linecache" not in FINDINGS:
-        linecache.checkcache()  # module sources read from a stale linecache
-    if "reload_token" not in FINDINGS:
-        source._SOURCES.clear()  # a reloaded module keeps its parsed source
 
 
 class Project:
@@ -231,10 +223,9 @@ class Project:
 
     def load(self, mode: str) -> Any:
         """The pipeline, loaded in this process the way ``mode`` says."""
-        _work_around_findings()
         if self.flows_module is None or self.flows_module not in sys.modules:
             mode = "fresh"
-        elif mode == "same":
+        elif mode in ("same", "noreload"):
             return self.pipe
         importlib.invalidate_caches()
         if mode == "fresh":
@@ -247,7 +238,12 @@ class Project:
                     self._reload(self.spec.module_name(m))
             module = sys.modules[self.flows_module]
             if mode == "reload" or "flows" in self.dirty:
-                module.__spec__.loader.exec_module(module)  # what reload does, by path
+                # What importlib.reload does (a new spec, the same module object); it cannot
+                # find a module imported by path itself.
+                spec = importlib.util.spec_from_file_location(module.__name__, module.__file__)
+                assert spec is not None and spec.loader is not None
+                module.__spec__, module.__loader__ = spec, spec.loader
+                spec.loader.exec_module(module)
             pipe = next(iter(pipelines_in(module).values()))
         self.dirty.clear()
         self.pipe = pipe

@@ -23,16 +23,12 @@ from .model import (
 
 SHAPES = ("chain", "diamond", "fan_in", "random")
 
-# The known findings (test_reuse_fuzz_findings.py). The fuzzer keeps them out of its counts
-# (it avoids or works around what triggers them) so the suite stays green;
-# HEADRACE_FUZZ_FINDINGS=all (or a comma-separated list of these names) lets them in.
-KNOWN_FINDINGS = (
-    "reload_token",
-    "linecache",
-    "partial_reload",
-    "container_by_value",
-    "memo_by_value",
-)
+# Known findings (test_reuse_fuzz_findings.py) whose pattern the fuzzer does not generate
+# yet, so that the suite stays green; HEADRACE_FUZZ_FINDINGS=all (or a comma-separated list
+# of these names) lets them in. When one is fixed, its name goes from here (and its gate).
+# Fixed (their patterns are always on): reload_token, linecache, partial_reload,
+# container_by_value, memo_by_value.
+KNOWN_FINDINGS = ("drift_fallback",)
 _ENABLED = os.environ.get("HEADRACE_FUZZ_FINDINGS", "")
 FINDINGS = frozenset(KNOWN_FINDINGS if _ENABLED in ("1", "all") else _ENABLED.split(",")) - {""}
 
@@ -83,20 +79,18 @@ def _refs(module: str, spec: Spec, draw: Any, max_consts: int, max_helpers: int)
         n for n, h in spec.helpers.items() if h.module in allowed and h.module != module
     )
     refs = []
-    for name in draw(st.lists(st.sampled_from(consts), max_size=max_consts, unique=True)):
+    picked = (
+        draw(st.lists(st.sampled_from(consts), max_size=max_consts, unique=True)) if consts else []
+    )
+    for name in picked:
         refs.append(Ref(name, _ref_style(module, spec.consts[name].module, draw)))
     if helpers and max_helpers:
         for name in draw(st.lists(st.sampled_from(helpers), max_size=max_helpers, unique=True)):
             h = spec.helpers[name]
             style = _ref_style(module, h.module, draw)
             if module == "flows" and h.module == "helpers" and draw(st.integers(0, 4)) == 0:
-                styles = ["ops_from"]
-                if "container_by_value" in FINDINGS:  # OPS named by value: h.OPS, or in the body
-                    styles += ["ops_chain", "ops_body"]
-                style = draw(st.sampled_from(styles))
-            # A memo read by value (h.MEMO, or imported in the body) changes keys at run time.
-            memo_ok = style == "from" or (style != "local" and "memo_by_value" in FINDINGS)
-            memo = h.memo and not style.startswith("ops") and memo_ok and draw(st.booleans())
+                style = draw(st.sampled_from(("ops_from", "ops_chain", "ops_body")))
+            memo = h.memo and style in ("chain", "from", "body") and draw(st.booleans())
             refs.append(Ref(name, style, memo))
     return draw(st.permutations(refs)) if refs else refs
 
@@ -135,8 +129,7 @@ def specs(draw: Any) -> Spec:
         h.memo = draw(st.integers(0, 2)) == 0
     for h in spec.helpers.values():
         h.refs = _refs(h.module, spec, draw, max_consts=2, max_helpers=1)
-        # An lru cache keeps results of old code over a partial reload: runtime state.
-        h.cached = "partial_reload" not in FINDINGS and draw(st.integers(0, 5)) == 0
+        h.cached = draw(st.integers(0, 5)) == 0
     n_inputs = draw(st.integers(1, 2))
     spec.inputs = {
         f"in{i}": draw(st.sampled_from(("file", "file", "folder"))) for i in range(n_inputs)
