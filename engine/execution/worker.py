@@ -5,6 +5,7 @@ Everything here runs wherever the executor puts it (a thread, a process, a Dask 
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 import time
@@ -23,6 +24,17 @@ if TYPE_CHECKING:
 
 _stores: dict[str, ArtifactStore] = {}
 _stores_lock = threading.Lock()
+
+
+def _forget_stores() -> None:
+    """In a forked worker: open stores afresh. The parent's store objects carry locks (the
+    stat cache's) that another of its threads may have held at the fork: never reused."""
+    global _stores_lock
+    _stores.clear()
+    _stores_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_stores)
 
 
 def open_store(spec: dict[str, Any]) -> ArtifactStore:

@@ -309,6 +309,16 @@ _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
 
 
+def _fresh_locks() -> None:
+    """In a forked child: locks another thread of the parent may have held are not inherited."""
+    global _thread_locks_guard
+    _thread_locks.clear()
+    _thread_locks_guard = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_locks)
+
+
 @contextlib.contextmanager
 def _download_lock(path: Path) -> Any:
     """Exclusive across this process's threads (a lock) and other processes (flock)."""
