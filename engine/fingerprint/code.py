@@ -17,7 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .digest import CODE, UnhashableInput, domain_hasher, fingerprint_value, update_str
+from .bytecode import code_digest, code_refs
+from .digest import (
+    CODE,
+    UnhashableInput,
+    domain_hasher,
+    fingerprint_or_type,
+    fingerprint_value,
+    update_str,
+)
 from .modkind import distribution, module_kind
 from .source import function_drifted
 from .source import module_source as _module_source
@@ -126,7 +134,7 @@ class _Walker:
         if isinstance(obj, types.MethodType):
             obj = obj.__func__
         if isinstance(obj, functools.partial):
-            self.add(f"{label}.partial", _value_or_type((obj.args, obj.keywords)))
+            self.add(f"{label}.partial", fingerprint_or_type((obj.args, obj.keywords)))
             self.visit(obj.func, label)
             return
         if id(obj) in self.seen:
@@ -279,6 +287,13 @@ class _Walker:
                 self.visit(obj, f"{_kind_prefix(obj)}:{_qualname(obj)}")
         elif (value := _primitive(obj)) is not None:
             self.add(f"const:{label}", value)
+        elif (items := _container_items(obj)) is not None:  # OPS = {"double": double}
+            if id(obj) in self.seen:
+                return
+            self.seen.add(id(obj))
+            self.add(f"const:{label}", type(obj).__qualname__)
+            for key, item in items:
+                self.reference(item, f"{label}[{key}]")
         elif self._is_user(owner := type(obj).__module__):  # an instance of a user class
             self.visit(type(obj), f"class:{type(obj).__qualname__}")
             if (state := _instance_state(obj)) is not None:
@@ -325,19 +340,31 @@ def _primitive(obj: Any) -> str | None:
         return None
 
 
+def _container_items(obj: Any) -> list[tuple[str, Any]] | None:
+    """A plain container's items as (key text, item), each fingerprinted on its own: a dict or
+    list of helpers is keyed by their code, which its pickle (by name) leaves out."""
+    if type(obj) in (list, tuple):
+        return list(zip(map(str, range(len(obj))), obj, strict=True))
+    if type(obj) is dict:
+        return sorted(((_item_key(k), v) for k, v in obj.items()), key=lambda kv: kv[0])
+    if type(obj) in (set, frozenset):
+        return sorted(((_item_key(v), v) for v in obj), key=lambda kv: kv[0])
+    return None
+
+
+def _item_key(obj: Any) -> str:
+    if _is_code(obj):
+        return f"{_owner(obj)}.{_qualname(obj)}"
+    value = _primitive(obj)
+    return repr(obj) if value is None else value
+
+
 def _instance_state(obj: Any) -> str | None:
     """A user-class instance whose attributes are all primitive (a config object) by value."""
     try:
         return fingerprint_value(vars(obj))
     except TypeError:
         return None
-
-
-def _value_or_type(value: Any) -> str:
-    try:
-        return fingerprint_value(value)
-    except UnhashableInput:
-        return repr(type(value))
 
 
 def _closure(fn: types.FunctionType) -> dict[str, Any]:
@@ -388,7 +415,9 @@ def _class_local(cls: type) -> _Local:
             for member in sorted(members, key=lambda local: local.digest):
                 update_str(hasher, member.digest)
             names = frozenset().union(*(m.names for m in members))
-            cached = _Local(hasher.hexdigest(), names, frozenset())
+            chains = frozenset().union(*(m.chains for m in members))
+            imports = tuple(i for m in members for i in m.imports)
+            cached = _Local(hasher.hexdigest(), names, chains, imports)
         else:
             cached = _ast_local(node)
         _LOCAL[cls] = cached
@@ -595,20 +624,5 @@ _DRIFTED = (
 def _bytecode_local(code: types.CodeType, fn: Any, why: str) -> _Local:
     name = f"{fn.__module__}.{fn.__qualname__}"
     warnings.warn(f"headrace: {why.format(name=name)}", stacklevel=4)
-    hasher = domain_hasher(CODE)
-    names: set[str] = set()
-    _feed_code(hasher, code, names)
-    return _Local(hasher.hexdigest(), frozenset(names), frozenset())
-
-
-def _feed_code(hasher: Any, code: types.CodeType, names: set[str]) -> None:
-    hasher.update(code.co_code)
-    update_str(hasher, repr((code.co_names, code.co_varnames, code.co_freevars)))
-    names.update(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _feed_code(hasher, const, names)
-        elif isinstance(const, frozenset):
-            update_str(hasher, repr(sorted(map(repr, const))))
-        else:
-            update_str(hasher, _value_or_type(const))
+    names, chains, imports = code_refs(code)
+    return _Local(code_digest(code), names, chains, imports)

@@ -121,6 +121,14 @@ def fingerprint_value(value: Any) -> str:
     return hasher.hexdigest()
 
 
+def fingerprint_or_type(value: Any) -> str:
+    """:func:`fingerprint_value`, or the type's name for a value it cannot fingerprint."""
+    try:
+        return fingerprint_value(value)
+    except UnhashableInput:
+        return repr(type(value))
+
+
 def update_value(
     hasher: xxhash.xxh3_128, value: Any, _active: frozenset[int] = frozenset()
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 from ..task import StepResult, StepTask
 from ..worker import execute
 from .base import RunInfo
-from .orphans import die_with_parent
+from .orphans import die_with_parent, owner
 from .shipping import dumps, run_pickled
 from .threads import DaemonThreadPool
 
@@ -54,9 +55,17 @@ class LocalExecutor:
         return self._pool.submit(execute, task)
 
     def _process_pool(self) -> ProcessPoolExecutor:
-        """Workers that end when this process ends, even by SIGKILL."""
+        """Workers that end when this process ends, even by SIGKILL.
+
+        They come from a fork server, never from a fork of this process: a fork copies the
+        locks other threads hold at that instant (SQLite's, a stream's, the stat cache's),
+        and a worker that needs one waits forever.
+        """
         return ProcessPoolExecutor(
-            max_workers=self.max_workers, initializer=die_with_parent, initargs=(os.getpid(),)
+            max_workers=self.max_workers,
+            mp_context=_fork_server(),
+            initializer=die_with_parent,
+            initargs=owner(),
         )
 
     def note_reused(self, step: str, reused_from: str, upstream: Sequence[str]) -> None:
@@ -72,3 +81,12 @@ class LocalExecutor:
         # Threads are daemons: an abandoned (timed-out) step never blocks the run's end.
         self._pool.shutdown(wait=self.processes and not cancel, cancel_futures=cancel)
         self._pool = None
+
+
+def _fork_server() -> multiprocessing.context.BaseContext:
+    """The fork-server context, its server preloaded with the worker's imports."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # not on Windows
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__.rsplit(".", 1)[0] + ".shipping"])
+    return ctx

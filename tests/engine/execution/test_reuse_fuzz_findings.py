@@ -226,13 +226,6 @@ def test_a_memo_filled_at_run_time_changes_no_key(mods: Modules, workspace: Work
     assert _run(flows, workspace) == (True, 2)  # now: (False, 2), re-ran: MEMO has {1: 2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding drift_fallback: for a module edited after its import (a notebook kernel), "
-    "code._bytecode_local fingerprints a function from its bytecode with no imports and no "
-    "attribute chains, so constants and helpers reached through an import inside the body "
-    "or through h.NAME are left out of the key",
-)
 @pytest.mark.filterwarnings("ignore:headrace. the file defining")
 @pytest.mark.parametrize(
     "use",
@@ -254,15 +247,9 @@ def test_a_module_edited_after_its_import_still_keys_what_it_reaches(
     assert _run(flows, workspace) == (False, 11)  # the loaded code runs: right
     mods.write("cfg", "K = 20\n\n\ndef unused():\n    return 0\n")
     importlib.reload(cfg)
-    assert _run(flows, workspace) == (False, 21)  # now: (True, 11), reused and stale
+    assert _run(flows, workspace) == (False, 21)  # was (True, 11), reused and stale
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding drift_fallback: while a module is drifted its data is keyed by value "
-    "(code._Walker.global_ -> reference -> _unseen), and a dict of helpers pickles its "
-    "functions by name, so which code they hold is left out of the key",
-)
 @pytest.mark.filterwarnings("ignore:headrace. the file defining")
 def test_a_dict_of_helpers_in_a_drifted_module_keys_their_code(
     mods: Modules, workspace: Workspace
@@ -283,4 +270,4 @@ def test_a_dict_of_helpers_in_a_drifted_module_keys_their_code(
     importlib.reload(flows)
     assert _run(flows, workspace) == (False, 3)
     mods.write("helpers", helpers.format(k=3, n=3))  # drifted again; double still * 3
-    assert _run(flows, workspace)[1] == 3  # now: 2, reused from the first run, stale
+    assert _run(flows, workspace)[1] == 3  # was 2, reused from the first run, stale

@@ -194,3 +194,36 @@ def test_a_script_that_uses_its_run_does_not_change_the_key_between_submits(user
     before = code_fingerprint(mod.step)
     mod.RESULT = object()  # what `RESULT = p.submit(...)` binds in a running script
     assert code_fingerprint(mod.step) == before
+
+
+@pytest.mark.filterwarnings("ignore:headrace. the file defining")
+def test_helpers_held_by_a_dict_another_module_kept_are_keyed_by_their_code(user_modules) -> None:
+    # flows takes OPS from helpers at its import; then helpers alone is edited and reloaded (a
+    # notebook's importlib.reload(helpers)), so flows still holds the old dict and runs the
+    # old code. The key must follow the code in the dict flows holds: it used to pickle the
+    # dict, whose functions pickle by name, so `x * 2` and `x * 3` were keyed alike.
+    flows_source = "from PFX_helpers import OPS\n\ndef step(x):\n    return OPS['double'](x)\n"
+    helpers = "def double(x):\n    return x * {n}\n\nOPS = {{'double': double}}\n"
+    user_modules("helpers", helpers.format(n=2))
+    flows = user_modules("flows", flows_source)
+    user_modules("helpers", helpers.format(n=3))
+    holds_x2 = code_fingerprint(flows.step)
+    flows = user_modules("flows", flows_source)
+    user_modules("helpers", helpers.format(n=4))
+    holds_x3 = code_fingerprint(flows.step)
+    assert holds_x2 != holds_x3
+
+
+def test_bytecode_keys_recover_imports_and_attribute_chains() -> None:
+    from headrace.engine.fingerprint.bytecode import code_refs
+
+    def body():
+        import os.path as osp
+        from json import dumps as d
+
+        return osp.join(d(1), np.linalg.norm)  # noqa: F821 (never called)
+
+    names, chains, imports = code_refs(body.__code__)
+    assert {"osp", "d", "np"} <= names
+    assert ("np", "linalg", "norm") in chains and ("osp", "join") in chains
+    assert ("osp", "os.path", None, 0) in imports and ("d", "json", "dumps", 0) in imports

@@ -12,7 +12,7 @@ from .check import Tally
 from .model import Spec
 from .mutations import KINDS
 from .project import MODES, Project
-from .strategies import FINDINGS, specs
+from .strategies import specs
 
 
 def _in_process_mode(data: Any, spec: Spec) -> str:
@@ -21,8 +21,6 @@ def _in_process_mode(data: Any, spec: Spec) -> str:
         # An lru cache that outlives a partial reload holds results of old code: runtime
         # state no key can see, so the generated pipeline itself would not be deterministic.
         modes.remove("partial")
-    if "drift_fallback" not in FINDINGS:
-        modes.remove("noreload")
     return data.draw(st.sampled_from(modes), label="mode")
 
 
