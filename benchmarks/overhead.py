@@ -1,4 +1,4 @@
-"""Engine overhead per step: headrace submit() vs plain Python, Kedro and Prefect on the same DAG.
+"""Engine overhead per step: headrace submit() vs plain Python, Kedro, Hamilton and Prefect.
 
 A 1,000-step chain and a 1,000-step fan-out (one source, 999 consumers) of trivial components
 with small outputs, run with run history and artifacts recorded. Prints ms of overhead per
@@ -102,6 +102,41 @@ def trace_time(n: int) -> float:
     return time.perf_counter() - t
 
 
+def linearity(small: int, big: int, root: Path) -> list[tuple[str, float, float]]:
+    """(part, seconds at ``small`` steps, seconds at ``big``): a linear part grows by big/small.
+
+    The parts: a fully reused run (reuse lookups, state updates, run records), drawing the
+    DAG as text, and making run ids.
+    """
+    from headrace.engine.execution.runner import new_run_id
+    from headrace.engine.render.dag import render_text
+
+    out = []
+    reused, drawn = [], []
+    for n in (small, big):
+        pipe = make_pipelines(n)["chain"]
+        ws = Workspace(root / f"lin-{n}")
+        pipe.submit(workspace=ws)
+        t = time.perf_counter()
+        run = pipe.submit(workspace=ws)
+        reused.append(time.perf_counter() - t)
+        assert all(s.reused for s in run.steps.values())
+        ws.close()
+        t = time.perf_counter()
+        render_text(pipe.definition)
+        drawn.append(time.perf_counter() - t)
+    out.append(("fully reused run", reused[0], reused[1]))
+    out.append(("DAG as text", drawn[0], drawn[1]))
+    ids = []
+    for n in (small, big):
+        t = time.perf_counter()
+        for _ in range(n):
+            new_run_id()
+        ids.append(time.perf_counter() - t)
+    out.append(("run ids", ids[0], ids[1]))
+    return out
+
+
 def run_kedro(shape: str, n: int) -> float:
     from kedro.io import DataCatalog
     from kedro.pipeline import node
@@ -119,6 +154,32 @@ def run_kedro(shape: str, n: int) -> float:
     t = time.perf_counter()
     SequentialRunner().run(pipe, DataCatalog())
     return time.perf_counter() - t
+
+
+def run_hamilton(shape: str, n: int) -> tuple[float, float]:
+    """Hamilton on the same DAG: (execute only, driver build + execute), in seconds."""
+    from hamilton import ad_hoc_utils, driver
+
+    logging.getLogger("hamilton").setLevel(logging.WARNING)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * n + 1000))  # it recurses per node
+    namespace: dict = {"source_fn": source_fn, "inc_fn": inc_fn}
+    lines = ["def v0() -> int:\n    return source_fn()\n"]
+    for i in range(1, n):
+        src = f"v{i - 1}" if shape == "chain" else "v0"
+        lines.append(f"def v{i}({src}: int) -> int:\n    return inc_fn({src})\n")
+    exec("\n".join(lines), namespace)
+    fns = [namespace[f"v{i}"] for i in range(n)]
+    name = f"hamilton_bench_{shape}_{time.monotonic_ns()}"
+    for fn in fns:
+        fn.__module__ = name
+    module = ad_hoc_utils.create_temporary_module(*fns, module_name=name)
+    finals = [f"v{n - 1}"] if shape == "chain" else [f"v{i}" for i in range(1, n)]
+    t = time.perf_counter()
+    dr = driver.Builder().with_modules(module).build()
+    built = time.perf_counter()
+    dr.execute(finals)
+    done = time.perf_counter()
+    return done - built, done - t
 
 
 PREFECT_SCRIPT = r"""
@@ -184,10 +245,13 @@ def main() -> None:
         "plain s",
         "headrace",
         "kedro",
+        "hamilton",
         "prefect",
         "headrace/kedro",
+        "headrace/hamilton",
         "headrace/prefect",
         "headrace, new pipeline",
+        "hamilton, new driver",
     ):
         table.add_column(col)
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,6 +263,8 @@ def main() -> None:
                 for i in range(args.repeat)
             )
             kedro = min(run_kedro(shape, n) for _ in range(args.repeat))
+            ham = [run_hamilton(shape, n) for _ in range(args.repeat)]
+            ham_run, ham_new = min(h[0] for h in ham), min(h[1] for h in ham)
 
             def per(total: float, base: float = base) -> float:
                 return (total - base) / n * 1000
@@ -213,10 +279,13 @@ def main() -> None:
                 f"{base:.4f}",
                 f"{per(ours):.3f}",
                 f"{per(kedro):.3f}",
+                f"{per(ham_run):.3f}",
                 f"{per(pref):.3f}" if pref else "-",
                 f"{per(ours) / per(kedro):.2f}",
+                f"{per(ours) / per(ham_run):.2f}",
                 f"{per(ours) / per(pref):.2f}" if pref else "-",
                 f"{per(new):.3f}",
+                f"{per(ham_new):.3f}",
             )
     console.print(table)
     if not args.no_scale:
@@ -227,6 +296,13 @@ def main() -> None:
                 f"build + validate a {steps:,}-step chain: {took:.2f} s "
                 f"(target < {target:g} s: {verdict})"
             )
+        with tempfile.TemporaryDirectory() as tmp:
+            small, big = 1_000, 10_000
+            for part, a, b in linearity(small, big, Path(tmp)):
+                console.print(
+                    f"{part}: {a * 1000:.0f} ms at {small:,} steps, {b * 1000:.0f} ms at "
+                    f"{big:,}: x{b / a:.1f} for x{big // small} the steps (linear: about x10)"
+                )
     t = statistics.median(_import_time() for _ in range(5))
     console.print(f"import headrace.engine: {t * 1000:.0f} ms (median of 5 fresh interpreters)")
 

@@ -12,6 +12,7 @@ from .errors import (
     WorkspaceError,
 )
 from .execution.context import RunContext, get_run_context
+from .parallel import parallel_run
 from .status import Status
 from .store.runs import Artifact, PipelineRun, StepRun
 from .store.workspace import Workspace
@@ -34,5 +35,6 @@ __all__ = [
     "WorkspaceError",
     "component",
     "get_run_context",
+    "parallel_run",
     "pipeline",
 ]

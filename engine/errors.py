@@ -10,6 +10,7 @@ The hierarchy::
     │   └── RunExistsError            a run with the requested id is already recorded
     ├── ArtifactError                 a value cannot be stored as, or loaded from, an artifact
     ├── StepFailedError               user code in a step raised (carries its traceback)
+    ├── ParallelRunError              a parallel-run step passed a failure threshold, or init() raised
     ├── UnhashableInput (TypeError)   a value has no canonical fingerprint
     ├── StoreUnreachableError         Dask workers cannot see the workspace's artifact store
     └── PrefectServerError (RuntimeError)  the Prefect server cannot be started or reached
@@ -79,8 +80,21 @@ class StepFailedError(HeadraceError):
         self.step = step
         self.component = component
         self.error_type = error_type
+        self.message = message
         self.user_traceback = user_traceback
         super().__init__(f"step {step!r} (component {component!r}) failed: {error_type}: {message}")
+
+    def __reduce__(self) -> tuple[object, ...]:  # pickles (Dask, Prefect) with its attributes
+        args = (self.step, self.component, self.error_type, self.message, self.user_traceback)
+        return (type(self), args, self.__dict__)
+
+
+class ParallelRunError(HeadraceError):
+    """A parallel-run step stopped: a failure threshold was passed, or the entry's init() failed.
+
+    The message names the counts and the threshold, then the first errors with their
+    mini-batch and items (or the entry's traceback when init() failed).
+    """
 
 
 class PipelineLoadError(HeadraceError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -18,7 +18,9 @@ from headrace.engine.cli.console import (
     ParamOpt,
     WorkspaceOpt,
     canceled,
+    err,
     fail,
+    open_workspace,
     out,
     parse_params,
     print_failures,
@@ -63,7 +65,13 @@ def create(
     on_change: Annotated[str | None, typer.Option(help="Folder or fsspec URL to watch.")] = None,
     glob: Annotated[str, typer.Option(help="Files that count, e.g. '*.csv'.")] = "*",
     poll: Annotated[str, typer.Option(help="Polling interval, e.g. 30s.")] = "30s",
-    settle: Annotated[str, typer.Option(help="How long a file must stay unchanged.")] = "0.3s",
+    settle: Annotated[
+        str | None,
+        typer.Option(
+            help="How long a file must stay unchanged before it counts (default 0.3s for a "
+            "local folder, whose files also wait for their writer to close them; 3s for a URL)."
+        ),
+    ] = None,
     data_path_param: Annotated[
         str | None, typer.Option(help="Parameter getting the changed files.")
     ] = None,
@@ -72,13 +80,28 @@ def create(
     overlap: Annotated[
         str, typer.Option(help="Previous run still going: skip | queue | allow.")
     ] = "skip",
+    executor: Annotated[
+        str,
+        typer.Option(help="What its runs execute on: local | local-processes | dask | prefect."),
+    ] = "local",
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler for --executor dask (default: a LocalCluster per run)."),
+    ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Create a schedule: exactly one of --cron, --every or --on-change."""
-    from headrace.scheduler.schedule import Schedule, open_workspace
+    """Create a schedule: exactly one of --cron, --every or --on-change.
+
+    Relative paths (the pipeline file, the watched folder, Path parameters) are resolved
+    now, against the current folder, so the daemon finds them wherever it was started.
+    """
+    from headrace.engine.cli.console import check_dask_address
+    from headrace.scheduler.lock import read_pid_file
+    from headrace.scheduler.schedule import Schedule
     from headrace.scheduler.store import SchedulerStore
 
     params = parse_params(param)
+    ws = open_workspace(workspace, create=True)
     with user_errors():
         made = Schedule.create(
             name,
@@ -97,12 +120,26 @@ def create(
             params=params,
             catch_up=catch_up,
             overlap=overlap,
-            workspace=workspace,
+            executor=executor,
+            dask_address=dask_address,
+            workspace=ws,
         )
-        row = SchedulerStore(open_workspace(workspace).history).schedule(made.name)
+        row = SchedulerStore(ws.history).schedule(made.name)
     nxt = _next_fire(made, row.cursor_time if row else None)
-    when = f"; next fire {nxt.isoformat(' ', 'seconds')}" if nxt else ""
+    when = f"; next fire {zoned(nxt, made)}" if nxt else ""
     out.print(f"created schedule {made.name!r}: {made.describe()}{when}", highlight=False)
+    if dask_address:
+        try:
+            check_dask_address(dask_address)
+        except HeadraceError as exc:
+            err.print(f"[yellow]warning:[/] {escape(str(exc))}", highlight=False)
+    daemon = read_pid_file(ws.root)
+    if daemon is None or not daemon.running:
+        err.print(
+            f"[yellow]warning:[/] no daemon runs for workspace {escape(str(ws.root))}, so nothing fires "
+            "this schedule yet; start one: headrace daemon --detach",
+            highlight=False,
+        )
 
 
 def _next_fire(s: Any, cursor_time: float | None) -> datetime | None:
@@ -116,8 +153,19 @@ def _next_fire(s: Any, cursor_time: float | None) -> datetime | None:
     return due if due >= now - GRACE else s.next_fire(now)
 
 
+def zoned(t: datetime | None, s: Any = None) -> str:
+    """``t`` as wall time in the schedule's zone (else this machine's), saying the zone."""
+    if t is None:
+        return "-"
+    from zoneinfo import ZoneInfo
+
+    name = getattr(getattr(s, "timing", None), "time_zone", None)
+    local = t.astimezone(ZoneInfo(name)) if name else t.astimezone()
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def _listing(workspace: Path | None) -> list[dict[str, Any]]:
-    from headrace.scheduler.schedule import Schedule, open_workspace
+    from headrace.scheduler.schedule import Schedule
     from headrace.scheduler.store import SchedulerStore
 
     ws = open_workspace(workspace)
@@ -129,7 +177,9 @@ def _listing(workspace: Path | None) -> list[dict[str, Any]]:
         fault = faults.get(s.name)
         nxt = _next_fire(s, row.cursor_time)
         last = store.last_firing(s.name)
-        status = ws.history.run_status(last.run_id) if last else None
+        record = ws.history.get_run(last.run_id) if last else None
+        status = record["status"] if record else None
+        run_error = record["error"] if record and status == Status.FAILED else None
         rows.append(
             {
                 "name": s.name,
@@ -141,13 +191,15 @@ def _listing(workspace: Path | None) -> list[dict[str, Any]]:
                 "overlap": s.overlap,
                 "enabled": s.enabled,
                 "next_fire": nxt.isoformat() if nxt else None,
+                "next_fire_local": zoned(nxt, s) if nxt else None,
                 "last_run": last.run_id if last else None,
                 "last_status": status or (STARTING if last else None),
-                "error": fault.error if fault else None,
+                "error": fault.error if fault else run_error,
                 "failures": fault.failures if fault else 0,
                 "retry_at": (
                     datetime.fromtimestamp(fault.retry_at, UTC).isoformat() if fault else None
                 ),
+                "executor": s.executor,
             }
         )
     return rows
@@ -166,29 +218,41 @@ def list_(
         return
     table = Table("name", "when", "pipeline", "enabled", "next fire", "last run", "status", "error")
     for r in rows:
-        error = ""
-        if r["error"]:
-            error = f"{r['error']} (failed {r['failures']}×, retry {(r['retry_at'] or '')[:19]})"
+        error = r["error"] or ""
+        if r["error"] and r["failures"]:
+            retry = zoned(datetime.fromisoformat(r["retry_at"])) if r["retry_at"] else "-"
+            error += f" (failed {r['failures']}×, next try {retry})"
         table.add_row(
             r["name"],
             r["when"],
             Path(r["pipeline"]).name,
             "yes" if r["enabled"] else "no",
-            (r["next_fire"] or "-")[:19],
+            r["next_fire_local"] or "-",
             r["last_run"] or "-",
             r["last_status"] or "-",
             Text(error, style="red"),
         )
-    out.print(table)
+    print_wide(table)
+
+
+def print_wide(table: Table) -> None:
+    """Print a table on the terminal's width, or unfolded when output is piped."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    from rich.console import Console
+
+    width = max(80, Console(width=10_000).measure(table).maximum)
+    Console(width=width, file=out.file, color_system=None).print(table)
 
 
 def _toggle(
     name: str, workspace: Path | None, action: Callable[[Any, Any], None], done: str
 ) -> None:
-    from headrace.scheduler.schedule import Schedule, open_workspace
+    from headrace.scheduler.schedule import Schedule
 
+    ws = open_workspace(workspace)
     with user_errors():
-        ws = open_workspace(workspace)
         action(Schedule.get(name, ws), ws)
     out.print(f"schedule {name!r} {done}", highlight=False)
 
@@ -216,12 +280,12 @@ def trigger(
     name: Annotated[str, typer.Argument()], param: ParamOpt = None, workspace: WorkspaceOpt = None
 ) -> None:
     """Run the schedule's pipeline now (parameters overridden by --param); exit 0 iff Completed."""
-    from headrace.scheduler.schedule import Schedule, open_workspace
+    from headrace.scheduler.schedule import Schedule
 
     params = parse_params(param)
+    ws = open_workspace(workspace)
     try:
         with user_errors():
-            ws = open_workspace(workspace)
             run = Schedule.get(name, ws).trigger_now(params, ws)
     except KeyboardInterrupt:
         canceled()
@@ -233,23 +297,6 @@ def trigger(
     raise typer.Exit(0 if run.status == Status.COMPLETED else 1)
 
 
-def daemon(
-    workspace: WorkspaceOpt = None,
-    once: Annotated[bool, typer.Option("--once", help="Fire what is due now, wait, exit.")] = False,
-    tick: Annotated[float, typer.Option(help="Seconds between looks at the schedules.")] = 1.0,
-    stop_grace: Annotated[
-        float, typer.Option(help="Seconds runs get to cancel on SIGTERM.")
-    ] = 30.0,
-) -> None:
-    """Fire this workspace's schedules and triggers until SIGTERM (one daemon per workspace)."""
-    from headrace.scheduler.daemon import Daemon
-    from headrace.scheduler.lock import DaemonRunningError
-    from headrace.scheduler.schedule import open_workspace
+from headrace.scheduler.daemon_cli import daemon_app as daemon  # noqa: E402  (entry point)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with user_errors():
-        runner = Daemon(open_workspace(workspace), tick=tick, stop_grace=stop_grace)
-        try:
-            runner.run_once() if once else runner.serve()
-        except DaemonRunningError as exc:
-            fail(str(exc), code=1)
+__all__ = ["daemon", "schedule_app"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from headrace.engine.store.workspace import Workspace
 from headrace.scheduler.launcher import Launcher, SubprocessLauncher, encode_files
-from headrace.scheduler.lock import WorkspaceLock
+from headrace.scheduler.lock import WorkspaceLock, remove_pid_file, write_pid_file
 from headrace.scheduler.planner import CATCH_UP_CAP, plan
 from headrace.scheduler.runs import Runs
 from headrace.scheduler.schedule import Schedule, run_id_for
@@ -84,6 +84,7 @@ class Daemon:
         self._stat_cache: Any = None
         self._busy: set[str] = set()
         self._deferring: set[str] = set()
+        self._told: set[str] = set()  # deferring triggers whose deferral was logged
         # schedule -> epoch seconds of its next try; a fault an earlier daemon recorded is
         # tried again at once, and cleared once that works
         self._retry_at = {
@@ -91,11 +92,16 @@ class Daemon:
         }
 
     # the loop ---------------------------------------------------------------------------
-    def serve(self) -> None:
-        """Run until SIGTERM/SIGINT, then cancel in-flight runs and return (holds the lock)."""
+    def serve(self, log_file: str | None = None) -> None:
+        """Run until SIGTERM/SIGINT, then cancel in-flight runs and return (holds the lock).
+
+        Args:
+            log_file: Where its log goes (``--detach``), for ``daemon.pid`` and ``status``.
+        """
         with WorkspaceLock(self.ws.root):
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self.stop())
+            write_pid_file(self.ws.root, log_file)
             log.info("daemon started (pid %d) for workspace %s", os.getpid(), self.ws.root)
             self._survive(self.recover)
             try:
@@ -105,6 +111,7 @@ class Daemon:
                     self.wake.clear()
             finally:
                 self.shutdown()
+                remove_pid_file(self.ws.root)
 
     def _survive(self, action: Callable[[], None]) -> bool:
         """Run a pass; an unexpected failure is logged and the loop goes on (no crash loop)."""
@@ -156,7 +163,7 @@ class Daemon:
             self._tick_time(sched, now)
             return
         watch = self.watches.get(sched.name) or self._watch(sched)
-        if self._deferred(sched.name):
+        if self._deferred(sched.name, watch):
             return
         change = watch.check()
         if change is not None:
@@ -192,11 +199,17 @@ class Daemon:
             self.store.clear_fault(name, DAEMON_FAULT)
             log.info("schedule %s: working again", name)
 
-    def _deferred(self, name: str) -> bool:
-        """Overlap "skip" on a trigger: leave changes unconsumed until the running run ends."""
+    def _deferred(self, name: str, watch: Watch) -> bool:
+        """Overlap "skip" on a trigger: leave changes unconsumed until the running run ends.
+
+        Said once per run, and only when files changed while it ran (an event came).
+        """
         if name in self._busy and self.schedules[name].overlap == "skip":
             if name not in self._deferring:
                 self._deferring.add(name)
+                self._told.discard(name)
+            if watch.dirty.is_set() and name not in self._told:
+                self._told.add(name)
                 log.info("trigger %s: changes wait for the previous run (overlap skip)", name)
             return True
         self._deferring.discard(name)

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 def run_request(request: dict[str, Any]) -> int:
     """Load the pipeline, build the parameters, run, print the steps; the exit code."""
-    from headrace.engine.cli.console import err, out, print_failures
+    from headrace.engine.cli.console import err, out, print_failures, quiet_engine_logs
     from headrace.engine.cli.view import steps_table
     from headrace.engine.definitions.loader import load_pipeline
     from headrace.engine.errors import HeadraceError
@@ -182,11 +182,14 @@ def run_request(request: dict[str, Any]) -> int:
     run_id = request["run_id"]
     ws_root = Path(request["workspace"])
     _interrupt(ws_root, run_id)
+    quiet_engine_logs()
     try:
         ws = Workspace(ws_root)
         pipe = load_pipeline(request["pipeline"])
         values = data_values(pipe, request, ws)
-        run = pipe.submit(values, run_id=run_id, workspace=ws)
+        executor = executor_of(ws, request["schedule"])
+        tags = {"schedule": request["schedule"]}
+        run = pipe.submit(values, run_id=run_id, workspace=ws, executor=executor, tags=tags)
     except KeyboardInterrupt:
         stopped = stop_marker(ws_root, run_id).exists()
         _record_cancel(ws_root, run_id, STOPPED if stopped else USER_CANCEL)
@@ -199,6 +202,24 @@ def run_request(request: dict[str, Any]) -> int:
     print_failures(run)
     out.print(f"run id: {run.id}  status: {run.status}", highlight=False)
     return 0 if run.status == Status.COMPLETED else 1
+
+
+def executor_of(ws: Workspace, schedule: str) -> Any:
+    """The executor the schedule's runs use (``schedule create --executor``).
+
+    Raises:
+        HeadraceError: Its ``--dask-address`` does not answer (the attempt did not start).
+    """
+    from headrace.engine.cli.console import make_cli_executor
+    from headrace.scheduler.store import SchedulerStore
+
+    row = SchedulerStore(ws.history).schedule(schedule)
+    options = json.loads(row.options or "{}") if row else {}
+    return make_cli_executor(
+        options.get("executor") or "local",
+        dask_address=options.get("dask_address"),
+        workspace=ws.root,
+    )
 
 
 def _record_cancel(workspace: Path, run_id: str, why: str) -> None:
@@ -299,7 +320,9 @@ def gather(files: list[str], spec: TriggerSpec | None, workspace: Path, run_id: 
         if "://" in f:
             import fsspec
 
-            fs, path = fsspec.core.url_to_fs(f, **(spec.storage_options if spec else {}))
+            from headrace.engine.store.credentials import resolve
+
+            fs, path = fsspec.core.url_to_fs(f, **resolve(spec.storage_options if spec else {}))
             fs.get(path, str(dest))
             continue
         try:

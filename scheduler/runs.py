@@ -3,7 +3,10 @@
 A firing whose run did not complete -- the daemon stopped it, its process died, or it ended
 before it started -- is fired again as its next attempt (``RUN_ID-aN``, a new deterministic
 run id recorded before the launch). Only a Completed or Failed run, or a user's cancel,
-settles a firing for good.
+settles a firing for good. An attempt that ended before it started (its pipeline file does
+not load, its process could not start) is recorded as a Failed run with the error
+(``NOT_STARTED``), so ``runs list`` and ``runs show`` show it, and is fired again after a
+backoff: a fixed file then runs the same firing.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import math
 import time
 from collections.abc import Mapping
 
+from headrace.engine.errors import RunExistsError
 from headrace.engine.status import Status
 from headrace.engine.store.database import pid_alive, process_start_time
 from headrace.engine.store.history import RUN_DIED
@@ -38,6 +42,8 @@ log = logging.getLogger("headrace.scheduler")
 #: not completed (interrupted, or missing: the child ended before recording it), or going.
 COMPLETED, FAILED, CANCELED = "completed", "failed", "canceled"
 INTERRUPTED, MISSING, GOING = "interrupted", "missing", "going"
+#: How the error of a Failed run the daemon records for an attempt that never started begins.
+NOT_STARTED = "did not start: "
 
 
 class Runs:
@@ -92,7 +98,9 @@ class Runs:
             if sched is None:
                 self.store.set_state(firing.run_id, SKIPPED, time.time(), note="schedule deleted")
                 continue
-            waits = firing.state == QUEUED or (firing.attempt > 1 and sched.overlap != "allow")
+            # one run at a time unless "allow": queued fires, caught-up ones and re-fires run
+            # one after another in fire-time order (the firings come oldest first)
+            waits = sched.overlap != "allow" or firing.state == QUEUED
             if waits and firing.schedule in busy:
                 continue
             busy.add(firing.schedule)
@@ -103,7 +111,8 @@ class Runs:
 
     def _rearm(self, now: float) -> None:
         for old, new in self.store.rearm_due(now):
-            log.info(
+            log.log(
+                logging.INFO if new.attempt <= 2 else logging.DEBUG,
                 "schedule %s: run %s did not complete; firing it again as run %s",
                 new.schedule,
                 old,
@@ -115,14 +124,16 @@ class Runs:
         try:
             child = self.launcher.start(firing, sched.pipeline, self.ws.root)
         except Exception as exc:  # E2BIG, ENOMEM, no interpreter: this schedule only
-            self._retry(firing, f"could not be started ({type(exc).__name__}: {exc})", None)
+            why = f"its process could not be started ({type(exc).__name__}: {exc})"
+            self._retry(firing, f"could not be started: {why}", None, not_started=why)
             return
         self.children[firing.run_id] = child
         pid = getattr(child, "pid", None)
         if isinstance(pid, int):
             self.store.set_child(firing.run_id, pid, process_start_time(pid))
         shown = json.dumps(firing.params) if firing.params else ""
-        log.info(
+        log.log(
+            logging.INFO if firing.attempt <= 2 else logging.DEBUG,
             "schedule %s: started run %s %s",
             firing.schedule,
             firing.run_id,
@@ -156,6 +167,8 @@ class Runs:
             alive = child is not None and pid_alive(child, firing.child_start)
             return MISSING if ended or not alive else GOING
         status = Status(row["status"])
+        if status == Status.FAILED and str(row["error"] or "").startswith(NOT_STARTED):
+            return MISSING  # recorded by the daemon: the attempt never started
         if not status.is_final:
             if not self.history.run_ended(firing.run_id):
                 return GOING
@@ -196,19 +209,40 @@ class Runs:
             self.store.mark_refire(run_id, time.time(), None, f"{why}; fired again", code)
             log.info("run %s %s; its firing runs again at the daemon's next start", run_id, why)
         elif outcome == MISSING:
-            self._retry(firing, f"ended (exit {code}) before it started{self._tail(run_id)}", code)
+            tail = self._tail(run_id)
+            why = tail or f"its process ended (exit {code}) before it recorded the run"
+            self._retry(
+                firing, f"ended (exit {code}) before it started{tail and ': ' + tail}", code, why
+            )
         else:
             error = (self.history.get_run(run_id) or {}).get("error") or "its process died"
             self._retry(firing, f"did not complete: {error}", code)
         stop_marker(self.ws.root, run_id).unlink(missing_ok=True)
 
-    def _retry(self, firing: Firing, what: str, code: int | None) -> None:
-        """Record a fault on the firing's schedule; fire it again after the backoff."""
+    def _retry(
+        self, firing: Firing, what: str, code: int | None, not_started: str | None = None
+    ) -> None:
+        """Record a fault on the firing's schedule; fire it again after the backoff.
+
+        Args:
+            firing: The firing whose run did not complete.
+            what: What became of it, for the fault and the log.
+            code: The child's exit code, if known.
+            not_started: Why the attempt never started; it is then recorded as a Failed run.
+
+        The same failure again (a broken pipeline file retried) is logged at DEBUG only:
+        ``schedule list`` shows it, with the count.
+        """
         now = time.time()
         error = f"run {firing.run_id} {what}"
+        before = self.store.fault(firing.schedule)
         fault = self.store.record_fault(firing.schedule, RUN_FAULT, error, now, self.backoff)
         self.store.mark_refire(firing.run_id, now, fault.retry_at, error, code)
-        log.warning(
+        if not_started is not None:
+            self._record_not_started(firing, not_started, now)
+        again = before is not None and _what(before.error) == what
+        log.log(
+            logging.DEBUG if again else logging.WARNING,
             "schedule %s: %s; firing it again in %.0fs (failure %d in a row)",
             firing.schedule,
             error,
@@ -216,14 +250,34 @@ class Runs:
             fault.failures,
         )
 
+    def _record_not_started(self, firing: Firing, why: str, now: float) -> None:
+        """Record the attempt as a Failed run with its error (unless its run got recorded)."""
+        sched = self._stored(firing.schedule)
+        name = (sched.pipeline_name if sched else None) or firing.schedule
+        run = {
+            "id": firing.run_id,
+            "pipeline": name,
+            "status": Status.FAILED.value,
+            "params": firing.params,
+            "executor": sched.executor if sched else None,
+            "created_at": now,
+            "tags": {"schedule": firing.schedule},
+        }
+        try:
+            self.history.create_run(run, [])
+        except RunExistsError:
+            return
+        self.history.update_run(firing.run_id, finished_at=now, error=NOT_STARTED + why)
+
     def _tail(self, run_id: str) -> str:
-        """The last line of the run's log, to say why it did not start."""
+        """The last line of the run's log, to say why it did not start ("" when empty)."""
         try:
             text = (log_dir(self.ws.root) / f"{run_id}.log").read_text(errors="replace")
         except OSError:
             return ""
         lines = [line.strip() for line in text.splitlines() if line.strip()]
-        return f": {lines[-1][:400]}" if lines else ""
+        last = lines[-1][:400] if lines else ""
+        return last.removeprefix("error: ")
 
     def stop(self, grace: float) -> None:
         """Cancel in-flight runs: SIGINT, then SIGKILL for those still going after ``grace`` s.
@@ -248,3 +302,8 @@ class Runs:
             del self.children[run_id]
             if (firing := self.store.firing(run_id)) is not None:
                 self._settle(firing, self._outcome(firing, ended=True), code, stopping=True)
+
+
+def _what(error: str) -> str:
+    """A fault's text without its leading ``run RUN_ID`` (the same failure of another run)."""
+    return error.split(" ", 2)[2] if error.startswith("run ") and error.count(" ") >= 2 else error

@@ -5,30 +5,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from headrace.engine.errors import HeadraceError, did_you_mean
+from headrace.engine.errors import did_you_mean
 from headrace.engine.store.workspace import Workspace
 from headrace.engine.types import PATHS
+from headrace.scheduler.errors import ScheduleError, SchedulerError, in_flags
 from headrace.scheduler.recurrence import Cron, Recurrence, parse_every, schedule_from_dict
 from headrace.scheduler.source import TriggerSpec, open_source
 from headrace.scheduler.store import DONE, RUNNING, Firing, ScheduleRow, SchedulerStore
-from headrace.scheduler.validate import check_create, parameter_kind
+from headrace.scheduler.validate import (
+    check_create,
+    check_executor,
+    check_name_and_policies,
+    parameter_kind,
+)
 
 if TYPE_CHECKING:
     from headrace.engine import Pipeline, PipelineRun
-
-CATCH_UP = ("none", "latest", "all")
-OVERLAP = ("skip", "queue", "allow")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
-
-
-class SchedulerError(HeadraceError):
-    """A schedule cannot be created or used as asked; the message names the fix."""
 
 
 def open_workspace(workspace: str | os.PathLike[str] | Workspace | None) -> Workspace:
@@ -63,6 +60,9 @@ class Schedule:
         overlap: When the previous run still goes: "skip", "queue" or "allow".
         enabled: Whether the daemon fires it.
         created_at: Epoch seconds.
+        executor: What its runs execute on: "local", "local-processes", "dask" or "prefect".
+        dask_address: The Dask scheduler of ``executor="dask"`` (None: a LocalCluster per run).
+        pipeline_name: The pipeline's ``name=`` (its runs are recorded under it).
     """
 
     name: str
@@ -74,6 +74,9 @@ class Schedule:
     overlap: str = "skip"
     enabled: bool = True
     created_at: float = 0.0
+    executor: str = "local"
+    dask_address: str | None = None
+    pipeline_name: str | None = None
 
     @property
     def kind(self) -> str:
@@ -95,6 +98,7 @@ class Schedule:
         spec = json.loads(row.spec)
         trigger = TriggerSpec.from_dict(spec) if row.kind == "trigger" else None
         timing = None if trigger else schedule_from_dict(spec)
+        options = json.loads(row.options or "{}")
         return cls(
             row.name,
             row.pipeline,
@@ -105,6 +109,9 @@ class Schedule:
             row.overlap,
             row.enabled,
             row.created_at,
+            options.get("executor") or "local",
+            options.get("dask_address"),
+            options.get("pipeline_name"),
         )
 
     @classmethod
@@ -122,12 +129,14 @@ class Schedule:
         on_change: str | None = None,
         glob: str = "*",
         poll: str | float = "30s",
-        settle: str | float = "0.3s",
+        settle: str | float | None = None,
         data_path_param: str | None = None,
         storage_options: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         catch_up: str = "latest",
         overlap: str = "skip",
+        executor: str = "local",
+        dask_address: str | None = None,
         workspace: str | os.PathLike[str] | Workspace | None = None,
         now: float | None = None,
     ) -> Schedule:
@@ -149,12 +158,18 @@ class Schedule:
             on_change: A local folder or fsspec URL to watch.
             glob: Which files count (file name, or relative path when it has a "/").
             poll: Polling interval ("30s", "5m" or seconds).
-            settle: How long a file must stay unchanged before it counts.
+            settle: How long a file must stay unchanged before it counts (default 0.3 s for
+                a local folder, whose files also wait for their writer to close them; 3 s
+                for a polled URL).
             data_path_param: The parameter receiving the changed files.
             storage_options: fsspec options for a remote ``on_change`` URL.
-            params: Parameter values.
+            params: Parameter values; relative paths given to ``Path``/``list[Path]``
+                parameters are made absolute now, so the daemon finds them wherever it runs.
             catch_up: "none", "latest" or "all".
             overlap: "skip", "queue" or "allow".
+            executor: "local", "local-processes", "dask" or "prefect".
+            dask_address: The Dask scheduler for ``executor="dask"`` (default: a
+                LocalCluster per run).
             workspace: The workspace (folder or object; default ``$HEADRACE_HOME``/``.headrace``).
             now: Creation time (epoch seconds; default the clock) -- time schedules fire after
                 it (a start_time of "now" fires at it).
@@ -164,7 +179,8 @@ class Schedule:
                 missing path, wrong data parameter, unknown policy.
             ScheduleError: An invalid cron expression, recurrence or time zone.
         """
-        _check_name_and_policies(name, catch_up, overlap)
+        check_name_and_policies(name, catch_up, overlap)
+        check_executor(executor, dask_address)
         created = time.time() if now is None else now
         start = _start_of(start_time, created)
         timing, watched = _timing(cron, timezone, every, at, week_days, on_change, start)
@@ -173,7 +189,17 @@ class Schedule:
             if watched
             else None
         )
-        draft = cls(name, pipeline, timing, trigger, _text(params), catch_up, overlap)
+        draft = cls(
+            name,
+            pipeline,
+            timing,
+            trigger,
+            _text(params),
+            catch_up,
+            overlap,
+            executor=executor,
+            dask_address=dask_address,
+        )
         made = _checked(draft, created)
         # A start "now" fires at once: the cursor (fires after it are due) sits just before it.
         cursor = start.timestamp() - 0.001 if _is_now(start_time) and start else created
@@ -229,6 +255,7 @@ class Schedule:
             HeadraceError: The pipeline or the parameters are invalid.
         """
         from headrace.engine.definitions.loader import load_pipeline
+        from headrace.scheduler.launcher import executor_of
 
         ws = open_workspace(workspace)
         values = {**self.params, **{k: str(v) for k, v in (params or {}).items()}}
@@ -237,6 +264,7 @@ class Schedule:
         if spec and spec.data_path_param and spec.data_path_param not in values:
             values[spec.data_path_param] = _whole_source(spec, pipe)
         pipe.definition.bind_params(values)
+        executor = executor_of(ws, self.name)
         fired = datetime.now(UTC)
         firing = Firing(
             run_id_for(self.name, fired, True),
@@ -249,7 +277,10 @@ class Schedule:
         store = SchedulerStore(ws.history)
         store.insert_firings([firing], time.time())
         try:
-            return pipe.submit(values, run_id=firing.run_id, workspace=ws)
+            tags = {"schedule": self.name}
+            return pipe.submit(
+                values, run_id=firing.run_id, workspace=ws, executor=executor, tags=tags
+            )
         finally:
             store.set_state(firing.run_id, DONE, time.time())
 
@@ -269,8 +300,15 @@ def _text(params: dict[str, Any] | None) -> dict[str, str]:
 
 def _checked(draft: Schedule, created: float) -> Schedule:
     """The draft with its pipeline resolved and checked, stamped with its creation time."""
-    target, trigger = check_create(draft.name, draft.pipeline, draft.params, draft.trigger)
-    return dataclasses.replace(draft, pipeline=target, trigger=trigger, created_at=created)
+    checked = check_create(draft.name, draft.pipeline, draft.params, draft.trigger)
+    return dataclasses.replace(
+        draft,
+        pipeline=checked.target,
+        trigger=checked.trigger,
+        params=checked.params,
+        pipeline_name=checked.pipeline_name,
+        created_at=created,
+    )
 
 
 def _insert(made: Schedule, ws: Workspace, cursor_time: float) -> None:
@@ -297,28 +335,14 @@ def _row(s: Schedule, cursor_time: float) -> ScheduleRow:
         created_at=s.created_at,
         updated_at=s.created_at,
         cursor_time=cursor_time,
+        options=json.dumps(
+            {
+                "executor": s.executor,
+                "dask_address": s.dask_address,
+                "pipeline_name": s.pipeline_name,
+            }
+        ),
     )
-
-
-def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise SchedulerError(
-            f"schedule name {name!r} is not valid; use 1-80 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit, e.g. nightly-training"
-        )
-
-
-def _check_name_and_policies(name: str, catch_up: str, overlap: str) -> None:
-    _check_name(name)
-    _check_choice("--catch-up", catch_up, CATCH_UP)
-    _check_choice("--overlap", overlap, OVERLAP)
-
-
-def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise SchedulerError(
-            f"{option} {value!r} is not one of {', '.join(choices)}.{did_you_mean(value, choices)}"
-        )
 
 
 def _is_now(value: Any) -> bool:
@@ -369,8 +393,11 @@ def _timing(
             "--start goes with --every or --cron (a data trigger fires when files change), "
             "e.g. --every 1d --at 02:00 --start 2026-12-01"
         )
-    if cron:
-        return Cron(cron, timezone, start), None
-    if every:
-        return parse_every(every, at, week_days, timezone, start), None
+    try:
+        if cron:
+            return Cron(cron, timezone, start), None
+        if every:
+            return parse_every(every, at, week_days, timezone, start), None
+    except ScheduleError as exc:
+        raise ScheduleError(in_flags(str(exc))) from None
     return None, True

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from headrace.engine.errors import HeadraceError
+from headrace.engine.store.credentials import resolve, split_secrets
 from headrace.engine.store.durations import seconds
 from headrace.engine.store.locations import (
     fingerprint_file,
@@ -20,6 +21,10 @@ from headrace.engine.store.locations import (
 
 #: Protocols of stores whose "folders" are key prefixes under a bucket (container).
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+
+#: Default settle windows: a local folder's files also wait for their writer to close them
+#: (filesystem events); a polled store's only for their listing to stay the same this long.
+LOCAL_SETTLE, POLLED_SETTLE = 0.3, 3.0
 
 #: A file's stat as far as change detection goes: (size, modification stamp).
 Stat = tuple[int, str]
@@ -70,14 +75,27 @@ class TriggerSpec:
         path: Any,
         glob: str,
         poll: str | float,
-        settle: str | float,
+        settle: str | float | None,
         data_path_param: str | None,
         storage_options: dict[str, Any] | None,
     ) -> TriggerSpec:
-        """Parse CLI-style values; a local path becomes absolute."""
+        """Parse CLI-style values; a local path becomes absolute.
+
+        ``settle`` None is ``LOCAL_SETTLE`` for a local folder, ``POLLED_SETTLE`` for a URL.
+        """
+        secrets = sorted(split_secrets(storage_options or {})[1])
+        if secrets:  # the schedules table is a file: a credential written there leaks
+            raise HeadraceError(
+                f"storage option {secrets[0]!r} of the watched URL {path} is a credential "
+                "given as a literal; schedules are stored in the workspace, so give it as a "
+                f'reference the daemon reads from its environment: "{secrets[0]}": '
+                f'"env:VARIABLE" (and export VARIABLE where the daemon runs)'
+            )
         protocol, text = split_protocol(str(path))
         if protocol is None:
             text = str(Path(text).expanduser().absolute())
+        if settle is None:
+            settle = LOCAL_SETTLE if is_local(text) else POLLED_SETTLE
         poll_s = parse_duration(poll, "--poll")
         if poll_s <= 0:
             raise HeadraceError(f"--poll {poll!r} must be more than 0 seconds, e.g. 30s")
@@ -221,7 +239,7 @@ class RemoteSource:
         import fsspec
 
         self.spec = spec
-        self.fs, self.root = fsspec.core.url_to_fs(spec.path, **spec.storage_options)
+        self.fs, self.root = fsspec.core.url_to_fs(spec.path, **resolve(spec.storage_options))
         self.root = self.root.rstrip("/")
         self.protocol = split_protocol(spec.path)[0] or "file"
 
@@ -262,7 +280,7 @@ class RemoteSource:
 
     def fingerprint(self, url: str) -> str:
         """The file's content fingerprint (FileNotFoundError when it vanished)."""
-        return fingerprint_url(url, self.spec.storage_options)
+        return fingerprint_url(url, resolve(self.spec.storage_options))
 
     def snapshot(self) -> dict[str, str]:
         """Every matching file's fingerprint (a new trigger's starting cursor)."""

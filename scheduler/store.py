@@ -46,6 +46,10 @@ _FIRING_COLUMNS = {
     "refire": "INTEGER NOT NULL DEFAULT 0",
 }
 
+#: Columns later versions added to ``schedules``: how its runs execute and what its pipeline
+#: is called (JSON: executor, dask_address, pipeline_name).
+_SCHEDULE_COLUMNS = {"options": "TEXT NOT NULL DEFAULT '{}'"}
+
 #: Where a schedule's fault came from: the daemon handling it (watch, list, decide, launch),
 #: or a run of it that ended before it started (its pipeline file fails to load).
 DAEMON_FAULT, RUN_FAULT = "daemon", "run"
@@ -73,6 +77,8 @@ class ScheduleRow:
         created_at: Epoch seconds.
         updated_at: Epoch seconds of the last enable or disable.
         cursor_time: Fires up to this instant (epoch seconds) were decided (time schedules).
+        options: JSON: the executor its runs use (``executor``, ``dask_address``) and the
+            pipeline's name (``pipeline_name``).
     """
 
     name: str
@@ -86,6 +92,7 @@ class ScheduleRow:
     created_at: float
     updated_at: float
     cursor_time: float | None
+    options: str = "{}"
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ScheduleRow:
@@ -190,14 +197,20 @@ class SchedulerStore:
 
     def __init__(self, history: History):
         self.history = history
+        self.absent = False  # a read-only workspace that never had schedules
+        if history.read_only:  # a read-only workspace: its tables are read as they are
+            found = history.query("SELECT 1 FROM sqlite_master WHERE name='schedule_faults'")
+            self.absent = not found
+            return
         with history.transaction() as c:
             for statement in (s.strip() for s in _SCHEMA.split(";")):
                 if statement:
                     c.execute(statement)
-            have = {r[1] for r in c.execute("PRAGMA table_info(firings)").fetchall()}
-            for column, decl in _FIRING_COLUMNS.items():
-                if column not in have:
-                    c.execute(f"ALTER TABLE firings ADD COLUMN {column} {decl}")
+            for table, columns in (("firings", _FIRING_COLUMNS), ("schedules", _SCHEDULE_COLUMNS)):
+                have = {r[1] for r in c.execute(f"PRAGMA table_info({table})").fetchall()}
+                for column, decl in columns.items():
+                    if column not in have:
+                        c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     # schedules --------------------------------------------------------------------------
     def insert_schedule(self, row: ScheduleRow, cursor: Mapping[str, str]) -> bool:
@@ -221,6 +234,8 @@ class SchedulerStore:
 
     def schedules(self, enabled_only: bool = False) -> list[ScheduleRow]:
         """Every schedule, by name."""
+        if self.absent:
+            return []
         where = " WHERE enabled=1" if enabled_only else ""
         rows = self.history.query(f"SELECT * FROM schedules{where} ORDER BY name")
         return [ScheduleRow.from_row(r) for r in rows]
@@ -428,6 +443,8 @@ class SchedulerStore:
 
     def faults(self) -> dict[str, ScheduleFault]:
         """Every schedule's current fault, by schedule name (``schedule list`` shows them)."""
+        if self.absent:
+            return {}
         rows = self.history.query("SELECT * FROM schedule_faults ORDER BY schedule")
         return {r["schedule"]: ScheduleFault(**r) for r in rows}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +14,11 @@ from typing import Any
 from headrace.scheduler.source import Source, Stat, TriggerSpec, open_source
 
 log = logging.getLogger("headrace.scheduler")
+
+#: A file written to (an inotify modify event) but not closed yet counts as still being
+#: written for this long after its last write at most (a writer that keeps it open for
+#: good must not hold its trigger back for ever).
+OPEN_WRITE_LIMIT = 60.0
 
 
 @dataclass(frozen=True)
@@ -34,9 +40,12 @@ class Watch:
     """One trigger's view of its folder between polls.
 
     A file whose (size, stamp) differs from what was last confirmed is pending; it settles
-    once that stat has not changed for ``spec.settle`` seconds. When every pending file has
-    settled and nothing changed for ``settle`` seconds, the burst is over: the pending
-    files are fingerprinted and compared with the cursor, and one ``Change`` comes back.
+    once that stat has not changed for ``spec.settle`` seconds and, where filesystem events
+    tell (inotify on Linux), its writer has closed it: a file written to and still open is
+    never taken mid-write, however slowly it is written (up to ``OPEN_WRITE_LIMIT`` after
+    its last write). When every pending file has settled and nothing changed for ``settle``
+    seconds, the burst is over: the pending files are fingerprinted and compared with the
+    cursor, and one ``Change`` comes back.
 
     Args:
         name: The schedule's name.
@@ -64,6 +73,31 @@ class Watch:
         self.last_change = 0.0
         self.next_poll = 0.0
         self.last_scan = -1e9
+        self._writing: dict[str, float] = {}  # path -> clock time of its last write, until closed
+        self._lock = threading.Lock()
+
+    def on_event(self, kind: str, path: str, dest: str = "") -> None:
+        """Take a filesystem event (watchdog's ``event_type``) on a file in the folder.
+
+        A write ("modified") marks the file as being written until its writer closes it
+        ("closed", inotify's IN_CLOSE_WRITE); a file renamed into place or deleted is not
+        being written.
+        """
+        with self._lock:
+            if kind == "modified":
+                self._writing[path] = self.clock()
+            elif kind in ("closed", "deleted", "moved"):
+                self._writing.pop(path, None)
+                self._writing.pop(dest, None)
+
+    def writing(self, path: str, now: float) -> bool:
+        """Whether ``path`` was written to and is not closed yet (per filesystem events)."""
+        with self._lock:
+            last = self._writing.get(path)
+            if last is not None and now - last >= OPEN_WRITE_LIMIT:
+                del self._writing[path]
+                return False
+            return last is not None
 
     def next_check(self) -> float:
         """The clock time this watch wants to be checked at (events may come earlier)."""
@@ -71,7 +105,10 @@ class Watch:
             return self.last_scan + self.spec.settle / 4
         if self.pending:
             settled = max(since for _, since in self.pending.values()) + self.spec.settle
-            return max(settled, self.last_change + self.spec.settle)
+            at = max(settled, self.last_change + self.spec.settle)
+            with self._lock:  # an open file is checked again at its close event, or the limit
+                open_until = [self._writing[p] for p in self.pending if p in self._writing]
+            return max([at, *(t + OPEN_WRITE_LIMIT for t in open_until)])
         return self.next_poll
 
     def check(self) -> Change | None:
@@ -114,7 +151,10 @@ class Watch:
     def _settled(self, now: float) -> bool:
         settle = self.spec.settle
         quiet = now - self.last_change >= settle
-        return quiet and all(now - since >= settle for _, since in self.pending.values())
+        return quiet and all(
+            now - since >= settle and not self.writing(path, now)
+            for path, (_, since) in self.pending.items()
+        )
 
     def _confirm(self) -> Change:
         changed: dict[str, str] = {}
@@ -173,9 +213,16 @@ class EventHub:
 
             class _Handler(FileSystemEventHandler):
                 def on_any_event(self, event: Any) -> None:
-                    if event.event_type not in ("opened", "closed_no_write"):
-                        watch.dirty.set()
-                        wake.set()
+                    if event.event_type in ("opened", "closed_no_write"):
+                        return
+                    if not event.is_directory:
+                        watch.on_event(
+                            event.event_type,
+                            os.fsdecode(event.src_path),
+                            os.fsdecode(getattr(event, "dest_path", "") or ""),
+                        )
+                    watch.dirty.set()
+                    wake.set()
 
             root = watch.source.root  # type: ignore[union-attr]
             self.handles[watch.name] = self.observer.schedule(_Handler(), root, recursive=True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,6 +15,7 @@ from ..errors import HeadraceError
 from ..status import Status
 
 if TYPE_CHECKING:
+    from ..execution.executors import Executor
     from ..store.runs import PipelineRun
     from ..store.workspace import Workspace
 
@@ -24,12 +26,15 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 WorkspaceOpt = Annotated[
     Path | None,
     typer.Option(
-        "--workspace", "-w", help="Workspace folder (default $HEADRACE_HOME or ./.headrace)."
+        "--workspace",
+        "-w",
+        help="Workspace folder (default $HEADRACE_HOME, else the nearest .headrace in this "
+        "folder or a parent, else ./.headrace).",
     ),
 ]
 
 ParamOpt = Annotated[
-    list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, repeatable.")
+    list[str] | None, typer.Option("--param", "-p", help="A pipeline parameter; repeatable.")
 ]
 """Repeated ``--param NAME=VALUE`` options; read them with ``parse_params``."""
 
@@ -51,26 +56,108 @@ def canceled() -> NoReturn:
 
 
 def parse_params(items: list[str] | None) -> dict[str, str]:
-    """Parse repeated ``--param k=v`` options (a malformed one is a one-line error)."""
+    """Parse repeated ``--param k=v`` options (a malformed or repeated one is a one-line error)."""
     params: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             fail(f"--param {item!r} is not NAME=VALUE; write it like --param reg_rate=0.1")
-        params[key.strip()] = value
+        key = key.strip()
+        if key in params:
+            fail(
+                f"--param {key} is given twice ({key}={params[key]} and {key}={value}); "
+                "give each parameter once"
+            )
+        params[key] = value
     return params
 
 
-def open_workspace(path: Path | None) -> Workspace:
-    """The workspace at ``path`` (or the default), with runs of dead processes reaped."""
+def find_workspace(path: Path | None) -> tuple[Path, bool]:
+    """Where the workspace is, as git finds its repository, and whether it exists already.
+
+    ``--workspace`` wins, then ``$HEADRACE_HOME``, then the nearest ``.headrace`` holding a
+    workspace in the current folder or one of its parents; else ``./.headrace`` (new).
+    """
+    from ..store.workspace import DEFAULT_DIRNAME, ENV_HOME, resolve_root
+
+    if path is not None or os.environ.get(ENV_HOME):
+        root = resolve_root(path)
+        return root, _is_workspace(root)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if _is_workspace(folder / DEFAULT_DIRNAME):
+            return folder / DEFAULT_DIRNAME, True
+    return here / DEFAULT_DIRNAME, False
+
+
+def _is_workspace(root: Path) -> bool:
+    return (root / "headrace.db").is_file() or (root / "workspace.json").is_file()
+
+
+def open_workspace(path: Path | None, *, create: bool = False) -> Workspace:
+    """The workspace (see ``find_workspace``), with runs of dead processes reaped.
+
+    A workspace found in a parent folder is named on stderr. Only commands that record
+    something pass ``create=True``: a read-only command never creates a workspace.
+    """
     from ..store.workspace import Workspace
 
+    root, exists = find_workspace(path)
+    if not exists and not create:
+        fail(_no_workspace(path, root))
+    if exists and path is None and root.parent != Path.cwd():
+        err.print(f"workspace {escape(str(root))}", style="dim", highlight=False)
+    if not exists:
+        _check_writable(root)
     try:
-        ws = Workspace(path)
+        ws = Workspace(root)
         ws.history.reap_dead_runs()
     except HeadraceError as exc:
         fail(str(exc))
+    except OSError as exc:  # a folder that exists but may not be written
+        fail(_cannot_create(root, exc.strerror or str(exc)))
     return ws
+
+
+def _check_writable(root: Path) -> None:
+    """Fail with one line unless a new workspace can be created at ``root``.
+
+    ``os.access`` asks for the real user's rights, so root (who may write anywhere) passes
+    where a user would not; creating the folder then reports what is really in the way.
+    """
+    folder = root
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        fail(_cannot_create(root, f"{folder} is a file, not a folder"))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        fail(_cannot_create(root, f"{folder} is read-only for you"))
+
+
+def _cannot_create(root: Path, why: str) -> str:
+    return (
+        f"cannot create a workspace at {root} ({why}); give a folder you may write with "
+        "--workspace or $HEADRACE_HOME, or run from a folder you own"
+    )
+
+
+def _no_workspace(path: Path | None, root: Path) -> str:
+    if path is not None:
+        return (
+            f"--workspace {path} is not a headrace workspace (no headrace.db in it); give the "
+            "folder a run created, or run a pipeline with it first: headrace run FILE.py -w "
+            f"{path}"
+        )
+    if os.environ.get("HEADRACE_HOME"):
+        return (
+            f"$HEADRACE_HOME={root} is not a headrace workspace (no headrace.db in it); point it "
+            "at one, or run a pipeline first: headrace run FILE.py"
+        )
+    return (
+        f"no headrace workspace in {Path.cwd()} or its parent folders; cd to the project whose "
+        "runs you mean, give --workspace, or run a pipeline first (headrace run FILE.py "
+        "creates ./.headrace)"
+    )
 
 
 def open_run(path: Path | None, run_id: str) -> PipelineRun:
@@ -81,6 +168,93 @@ def open_run(path: Path | None, run_id: str) -> PipelineRun:
         return PipelineRun(open_workspace(path), run_id)
     except HeadraceError as exc:
         fail(str(exc))
+
+
+def make_cli_executor(
+    executor: str,
+    max_workers: int | None = None,
+    *,
+    dask_address: str | None = None,
+    task_runner: str = "threads",
+    workspace: Path | None = None,
+) -> Executor:
+    """The executor ``--executor`` names, its options checked the way the CLI words them.
+
+    A ``--dask-address`` that nothing answers at is an error within seconds (the Dask client
+    would wait 30 s and print a long traceback).
+
+    Raises:
+        HeadraceError: An unknown executor, a bad --task-runner, or an unreachable address.
+    """
+    from ..execution.executors import make_executor
+
+    if task_runner not in ("threads", "dask"):
+        raise HeadraceError(f"--task-runner {task_runner!r} is not one of threads, dask")
+    if dask_address is not None:
+        if executor not in ("dask", "prefect"):
+            raise HeadraceError(
+                f"--dask-address goes with --executor dask (or --executor prefect --task-runner "
+                f"dask), not --executor {executor}"
+            )
+        check_dask_address(dask_address)
+    options: dict[str, Any] = {"dask_address": dask_address}
+    if executor == "prefect":
+        options.update(task_runner=task_runner, workspace=workspace)
+    return make_executor(executor, max_workers, **options)
+
+
+def check_dask_address(address: str, timeout: float = 3.0) -> None:
+    """Raise a one-line error unless a TCP connection to the Dask scheduler opens in time.
+
+    Raises:
+        HeadraceError: A malformed address, or nothing accepts a connection there.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    text = address if "://" in address else f"tcp://{address}"
+    try:
+        parts = urlsplit(text)
+        scheme, host, port = parts.scheme, parts.hostname, parts.port
+    except ValueError:
+        scheme, host, port = "", None, None
+    if scheme not in ("tcp", "tls") or not host or not port:
+        raise HeadraceError(
+            f"--dask-address {address!r} is not a Dask scheduler address; give it as "
+            "tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786"
+        )
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)  # a Dask scheduler greets first: a framed handshake
+            greeting = b"" if scheme == "tls" else conn.recv(8)
+    except TimeoutError:
+        greeting, why = None, f"nothing answered within {timeout:g} s"
+    except OSError as exc:
+        greeting, why = None, exc.strerror or str(exc)
+    else:
+        why = "what answers is not a Dask scheduler"
+    if greeting is None or (scheme == "tcp" and not _dask_greeting(greeting)):
+        raise HeadraceError(
+            f"--dask-address {address}: no Dask scheduler answers there ({why}); start one "
+            "(dask scheduler) or fix the address, or leave --dask-address out to run on a "
+            "LocalCluster"
+        )
+
+
+def _dask_greeting(data: bytes) -> bool:
+    """Whether ``data`` opens a Dask comm frame (an 8-byte little-endian length)."""
+    return len(data) == 8 and 0 < int.from_bytes(data, "little") < 1 << 32
+
+
+def quiet_engine_logs() -> None:
+    """Keep ``distributed``'s INFO lines (cluster start, workers, shutdown) out of the output.
+
+    Set in the environment too, so the worker processes a LocalCluster spawns inherit it.
+    """
+    import logging
+
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
 def print_failures(result: PipelineRun) -> None:

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from ..errors import HeadraceError
 from ..status import Status
-from .console import WorkspaceOpt, err, fail, open_workspace, out, parse_params, print_failures
+from .console import (
+    ParamOpt,
+    WorkspaceOpt,
+    err,
+    fail,
+    make_cli_executor,
+    open_workspace,
+    out,
+    parse_params,
+    print_failures,
+    quiet_engine_logs,
+)
 
 
 def run(
     target: Annotated[str, typer.Argument(help="FILE.py[:PIPELINE]")],
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, repeatable.")
-    ] = None,
+    param: ParamOpt = None,
     regenerate_outputs: Annotated[
         bool, typer.Option("--regenerate-outputs", help="Run every step.")
     ] = False,
@@ -35,26 +44,33 @@ def run(
     experiment: Annotated[str | None, typer.Option(help="Label to group runs by.")] = None,
     workspace: WorkspaceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live view.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Dask's and Prefect's INFO logs.")
+    ] = False,
     run_id: Annotated[str | None, typer.Option(hidden=True, help="Use this run id.")] = None,
 ) -> None:
     """Run a pipeline; exit 0 only when the run Completed."""
     from rich.live import Live
 
     from ..definitions.loader import load_pipeline
-    from ..execution.executors import make_executor
     from ..store.runs import PipelineRun
     from .view import LiveSteps, steps_table
 
     params = parse_params(param)
+    if not verbose:
+        quiet_engine_logs()
     try:
         pipe = load_pipeline(target)
         defn = pipe.definition
         defn.bind_params(params)
-        ws = open_workspace(workspace)
-        options: dict[str, Any] = {"dask_address": dask_address}
-        if executor == "prefect":
-            options.update(task_runner=task_runner, workspace=ws.root)
-        chosen = make_executor(executor, max_workers, **options)
+        ws = open_workspace(workspace, create=True)
+        chosen = make_cli_executor(
+            executor,
+            max_workers,
+            dask_address=dask_address,
+            task_runner=task_runner,
+            workspace=ws.root,
+        )
         view = LiveSteps(defn.name, list(defn.steps))
         show = not quiet and err.is_terminal
         live = (

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .console import WorkspaceOpt, err, fail, out
+from .console import WorkspaceOpt, err, fail, find_workspace, out
 
 
 def ui(
@@ -22,9 +22,8 @@ def ui(
     """
     from ..execution.executors.prefect.server import PrefectServerError, recorded, start
     from ..execution.executors.prefect.server import stop as stop_server
-    from ..store.workspace import resolve_root
 
-    root = resolve_root(workspace)
+    root = find_workspace(workspace)[0]
     if stop:
         stopped = stop_server(root)
         out.print("stopped the Prefect server" if stopped else "no Prefect server was running")

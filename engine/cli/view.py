@@ -11,6 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ..parallel.progress import live_line
 from ..status import Status
 from ..store.runs import PipelineRun
 
@@ -81,7 +82,8 @@ class LiveSteps:
         for name, st in self._rows():
             since = self.started.get(name)
             took = (self.ended.get(name) or time.time()) - since if since else None
-            table.add_row(name, Text(st, style=STYLE.get(st, "")), fmt_duration(took))
+            more = live_line(name) if st == Status.RUNNING else ""  # parallel-run progress
+            table.add_row(name, Text(st, style=STYLE.get(st, "")), fmt_duration(took), more)
         return Group(head, table)
 
     def _rows(self) -> list[tuple[str, str]]:
@@ -132,9 +134,9 @@ def short_text(value: Any, limit: int = 80) -> str:
 
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
-    """The ``runs list`` table, newest first."""
+    """The ``runs list`` table, newest first, with why a run did not complete."""
     table = Table(title="runs (newest first)")
-    for col in ("run id", "pipeline", "status", "created", "duration", "params"):
+    for col in ("run id", "pipeline", "status", "created", "duration", "params", "error"):
         table.add_column(col)
     for r in rows:
         took = r["finished_at"] - r["started_at"] if r["finished_at"] and r["started_at"] else None
@@ -146,12 +148,13 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
             fmt_time(r["created_at"]),
             fmt_duration(took),
             params[:60],
+            short_text(r["error"] or r.get("step_error") or "", 60),
         )
     return table
 
 
 def output_text(value: Any) -> str:
-    """A pipeline output as ``runs show`` lists it: a value, or what and where an artifact is."""
+    """A pipeline output as ``runs show`` lists it: a value, or what an artifact is."""
     record = getattr(value, "record", None)
     if record is None:
         return short_text(value)
@@ -160,4 +163,41 @@ def output_text(value: Any) -> str:
             return short_text(value.load())
         except Exception as exc:  # a damaged or missing artifact: say so, keep listing
             return f"(cannot be read: {exc})"
-    return f"{record.fmt}, {record.size:,} bytes  {value.path}"
+    return f"{record.kind} ({record.fmt}), {record.size:,} bytes"
+
+
+def attempt_lines(run: PipelineRun) -> list[str]:
+    """One line per attempt of each step that was tried more than once or failed."""
+    lines = []
+    for s in run.steps.values():
+        if s.attempts <= 1 and s.status != Status.FAILED:
+            continue
+        for a in s.attempt_history:
+            took = (
+                fmt_duration(a.finished_at - a.started_at)
+                if a.finished_at and a.started_at
+                else "-"
+            )
+            how = "Completed" if a.ok else f"Failed  {short_text(a.error or '', 100)}"
+            lines.append(f"  {s.name} attempt {a.number}  {took}  {how}")
+    return lines
+
+
+def code_text(code: dict[str, Any] | None) -> str:
+    """A run's code context in one line: commit, dirty flag, snapshot."""
+    if not code:
+        return "not recorded"
+    parts = []
+    if code.get("commit"):
+        parts.append(f"git {code['commit'][:12]}" + (" (dirty)" if code.get("dirty") else ""))
+    else:
+        parts.append("not in a git repository")
+    files = code.get("files") or []
+    if code.get("snapshot"):
+        parts.append(f"snapshot of {len(files)} file(s) {code['snapshot'][:12]}")
+    return ", ".join(parts)
+
+
+def log_tail(text: str, lines: int = 20) -> str:
+    """The last ``lines`` lines of a log."""
+    return "\n".join(text.rstrip("\n").split("\n")[-lines:])

@@ -141,7 +141,16 @@ class PipelineDefinition:
                         f"pipeline {self.name!r}; pass it, e.g. --param {p.name}=VALUE"
                     )
                 else:
-                    values[p.name] = coerce(p.default, p.annotation)  # checked at build time
+                    try:
+                        values[p.name] = coerce(p.default, p.annotation)
+                    except ValueError as exc:  # `x: float = None`: the build lets None through
+                        problems.append(
+                            f"pipeline {self.name!r}, parameter {p.name!r}: its default "
+                            f"{p.default!r} does not fit {type_name(p.annotation)} ({exc}); "
+                            f"annotate it `{p.name}: {type_name(p.annotation)} | None = "
+                            f"{p.default!r}`, give a default of that type, or pass "
+                            f"--param {p.name}=VALUE"
+                        )
                 continue
             try:
                 values[p.name] = coerce(params[p.name], p.annotation)

@@ -29,6 +29,8 @@ class RunContext:
     _output_dir: Path | None = None
     _output_parent: Path | None = None
     metrics: list[tuple[str, Any, float]] = field(default_factory=list)
+    _store: Any = None  # the workspace's ArtifactStore, for steps that keep their own results
+    regenerate_outputs: bool = False  # the run was asked to reuse nothing
 
     @property
     def output_dir(self) -> Path:

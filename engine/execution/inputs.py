@@ -8,6 +8,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ParameterError
+from ..fingerprint.digest import domain_hasher, update_str
 from ..fingerprint.keys import code_fingerprint, fingerprint_input, fingerprint_value
 from ..types import PARAMETER, PATH, PATHS
 from .reuse import Ingredients
@@ -72,6 +73,46 @@ def ingredients(
     if code is None:
         code = memo[id(comp)] = code_fingerprint(comp.fn, comp.version)
     return Ingredients(code, params, shown, inputs, ups, tuple(bad))
+
+
+def input_marks(step: Step, values: dict[str, Any]) -> dict[str, str]:
+    """The stat identity of each local ``Path``/``list[Path]`` input of ``step`` (size, mtime,
+    ctime, inode of every file, by relative name): taken before the inputs are fingerprinted
+    and again once the step has run, it tells whether an input changed in between."""
+    marks = {}
+    for port in step.component.inputs:
+        b = step.bindings[port.name]
+        if port.kind not in (PATH, PATHS) or b.source == "output":
+            continue
+        value = values[b.name] if b.source == "parameter" else b.value
+        items = value if port.kind == PATHS else [value]
+        hasher = domain_hasher(b"headrace.marks")
+        for item in items or []:
+            if item is not None and "://" not in str(item):
+                _mark(hasher, os.fspath(item))
+        marks[port.name] = hasher.hexdigest()
+    return marks
+
+
+def changed_inputs(step: Step, values: dict[str, Any], before: dict[str, str]) -> list[str]:
+    """The inputs whose :func:`input_marks` differ from ``before``."""
+    now = input_marks(step, values)
+    return [port for port, mark in before.items() if now.get(port) != mark]
+
+
+def _mark(hasher: Any, path: str) -> None:
+    update_str(hasher, os.fsencode(path))
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        update_str(hasher, f"error {exc.errno}")
+        return
+    update_str(hasher, repr((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)))
+    if stat.S_ISDIR(st.st_mode):
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                _mark(hasher, os.path.join(root, name))
 
 
 def _short(value: Any) -> str:

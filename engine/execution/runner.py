@@ -17,16 +17,20 @@ from ..status import Status
 from ..store.artifacts import ArtifactRecord
 from ..store.cache_index import CacheIndex, Hit
 from ..store.history import finish_step_op, update_run_op, update_steps_op
+from ..store.run_records import record_attempt_op
 from ..store.statcache import StatCache
 from ..store.workspace import Workspace
+from .attempts import AttemptRecorder
 from .dispatch import Dispatcher, InFlight
 from .eager import REUSED_FROM, SOURCE_STEP, EagerPlan
 from .executors import Executor, RunInfo, make_executor
 from .executors.base import EagerExecutor
-from .inputs import check_paths, ingredients
+from .inputs import changed_inputs, check_paths, ingredients, input_marks
+from .provenance import provenance
 from .reuse import Decision, Ingredients, blocker, decide
 from .state import RunState
 from .task import InputSpec, StepResult, StepTask
+from .twins import Twins
 
 if TYPE_CHECKING:
     from ..definitions.pipeline import Pipeline
@@ -52,6 +56,7 @@ def submit(
     workspace: str | os.PathLike[str] | Workspace | None = None,
     run_id: str | None = None,
     on_event: EventHandler | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> PipelineRun:
     """Run ``pipeline`` and wait for it to finish.
 
@@ -66,6 +71,7 @@ def submit(
         workspace: the workspace folder or object (default ``$HEADRACE_HOME`` or ``./.headrace``).
         run_id: use this id instead of a new one (the scheduler derives ids from fire times).
         on_event: called as ``on_event(step, status, info)`` whenever a step changes status.
+        tags: labels recorded with the run (the scheduler tags its runs ``schedule``).
 
     Returns:
         The finished :class:`PipelineRun` (Completed, Failed or Canceled).
@@ -82,6 +88,7 @@ def submit(
     values = defn.bind_params(params)
     check_paths(defn, values)  # a missing input file is an error now, not a step's traceback
     ws = workspace if isinstance(workspace, Workspace) else _open_workspace(workspace)
+    ws.history.require_writable()  # a read-only workspace: say so before anything runs
     runner = Runner(
         defn,
         values,
@@ -93,6 +100,7 @@ def submit(
         experiment=experiment,
         on_event=on_event,
     )
+    runner.recorded = {"tags": dict(tags or {}), **provenance(pipeline, ws.store)}
     runner.run()
     return PipelineRun(ws, runner.run_id)
 
@@ -123,6 +131,7 @@ def _output_source(b: Binding) -> dict[str, Any]:
 
 
 POLL = 0.05  # seconds between looks at whether a timed attempt has started running
+CANCEL_POLL = 0.5  # seconds between looks at whether `headrace runs cancel` asked to stop
 
 
 class Runner:
@@ -168,7 +177,11 @@ class Runner:
         self.waiting: dict[Future[StepResult], InFlight] = {}  # the same, by future
         self.abandoned = False  # a timed-out attempt may still be running somewhere
         self.code_fps: dict[int, str] = {}
+        self.marks: dict[str, dict[str, str]] = {}  # step → its path inputs' stat identities
         self.stat_cache = StatCache(ws.history.path)
+        self.recorded: dict[str, Any] = {}  # tags, source, code context (see provenance.py)
+        self.twins = Twins(run_id)  # steps of this run with the same cache key compute once
+        self.cancel_checked = time.monotonic()
         self.reports_start = bool(getattr(executor, "reports_start", False))
         self.eager = executor if isinstance(executor, EagerExecutor) else None
         self.dispatch = Dispatcher(self.state, self.upstream) if self.eager is not None else None
@@ -189,11 +202,13 @@ class Runner:
                 "created_at": time.time(),
                 "pid": os.getpid(),
                 "outputs": {k: _output_source(b) for k, b in self.defn.outputs.items()},
+                **self.recorded,
             },
             [(n, s.component.name) for n, s in self.defn.steps.items()],
         )
         self.writer = history.writer()
         self.writer.put(update_run_op, self.run_id, {"started_at": time.time()})
+        self.attempts = AttemptRecorder(self.ws.root, self.run_id)
         info = RunInfo(
             self.run_id,
             self.defn.name,
@@ -218,7 +233,9 @@ class Runner:
         finally:
             self.executor.shutdown(cancel=self.state.stopped or self.abandoned)
             self.stat_cache.close()
+            self.attempts.close()
         history.update_run(self.run_id, status=status.value, finished_at=time.time())
+        self.ws.store.leases.release(self.run_id)  # every step it used is committed
         return status
 
     def _loop(self) -> Status:
@@ -229,6 +246,7 @@ class Runner:
             if not self.flights:
                 break
             timeout = self._next_timeout() if self.timed else None
+            timeout = CANCEL_POLL if timeout is None else min(timeout, CANCEL_POLL)
             done, _ = wait(self.waiting, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 flight = self.waiting.pop(future)
@@ -240,7 +258,20 @@ class Runner:
                     self._handle(flight, result)
             if self.timed:
                 self._expire_timeouts()
+            why = self._cancel_request()
+            if why is not None:  # `headrace runs cancel` from another process
+                self.abandoned = True
+                self._cancel(why)
+                return Status.CANCELED
         return self.state.run_status()
+
+    def _cancel_request(self) -> str | None:
+        """Why someone asked to cancel this run (looked up every CANCEL_POLL seconds)."""
+        now = time.monotonic()
+        if now - self.cancel_checked < CANCEL_POLL:
+            return None
+        self.cancel_checked = now
+        return self.ws.history.cancel_requested(self.run_id)
 
     def _launch_ready(self) -> None:
         while ready := self.state.take_ready():
@@ -255,7 +286,14 @@ class Runner:
                     self._reuse(step, decision, now)
                     continue
                 if ahead is None:
-                    self._submit(step, decision, now)
+                    comp = self.defn.steps[step].component
+                    cacheable = comp.allow_reuse and comp.deterministic
+                    twin = self.twins.on_launch(step, decision, cacheable)
+                    if twin is not None:  # its twin of this run finished: served from it
+                        self._reuse(step, twin, now)
+                        continue
+                    if not self.twins.parked(step):
+                        self._submit(step, decision, now)
                 else:  # sent ahead: it runs (or is reused) on the cluster already
                     self.state.launch(step)
                     ahead.submitted = ahead.started_at = now
@@ -269,6 +307,7 @@ class Runner:
         s = self.defn.steps[step]
         if plan is None:
             opts = self.ws.store.storage_options
+            self.marks[step] = input_marks(s, self.values)  # before the fingerprints
             ingr = ingredients(s, self.values, self.outputs, self.stat_cache, opts, self.code_fps)
         else:  # the ingredients it was sent with, completed as its worker completes them
             ingr = self._completed(plan)
@@ -280,6 +319,8 @@ class Runner:
             if hit is None:
                 previous = self.cache_index.previous(self.defn.name, step)
             else:
+                for _, rec in hit.outputs:  # before looking: gc keeps what a run leased
+                    self.ws.store.leases.take(self.run_id, rec.fingerprint)
                 present = all(self.ws.store.exists(rec) for _, rec in hit.outputs)
         return decide(
             comp,
@@ -339,7 +380,14 @@ class Runner:
                 value = self.values[b.name] if b.source == "parameter" else b.value
                 inputs.append(InputSpec(port.name, port.annotation, value=value))
         return StepTask(
-            self.run_id, step, s.component, tuple(inputs), self.ws.store.spec(), attempt
+            self.run_id,
+            step,
+            s.component,
+            tuple(inputs),
+            self.ws.store.spec(),
+            attempt,
+            log_spool=self.attempts.spool(step, attempt),
+            regenerate_outputs=self.regenerate_outputs,
         )
 
     def _submit(self, step: str, decision: Decision, started_at: float) -> None:
@@ -365,6 +413,7 @@ class Runner:
         assert self.eager is not None and self.dispatch is not None
         s = self.defn.steps[step]
         opts = self.ws.store.storage_options
+        self.marks[step] = input_marks(s, self.values)  # before the fingerprints
         ingr = ingredients(
             s, self.values, self.outputs, self.stat_cache, opts, self.code_fps, ahead=True
         )
@@ -414,10 +463,17 @@ class Runner:
 
     def _handle(self, flight: InFlight, result: StepResult) -> None:
         step = flight.step
+        self.writer.put(record_attempt_op, *self.attempts.record(result))
         if result.ok:
             self.outputs[step] = dict(result.outputs)
-            self._finish(flight, Status.COMPLETED, result)
+            cached = self._finish(flight, Status.COMPLETED, result)
             self.state.complete(step)
+            if cached:  # twins waiting for it reuse it, as a later run would
+                for twin, served in self.twins.on_success(step, result.outputs):
+                    self._reuse(twin, served, time.time())
+            else:
+                for twin, decision in self.twins.release(step):  # they run after all
+                    self._submit(twin, decision, time.time())
             return
         self._discard(*self._dropped(step))
         if self.state.attempt_failed(step):
@@ -426,6 +482,8 @@ class Runner:
             self._submit(step, flight.decision, flight.started_at)
             return
         self._finish(flight, Status.FAILED, result)
+        for twin, decision in self.twins.release(step):  # they run after all
+            self._submit(twin, decision, time.time())
         skipped = self.state.fail(step)
         if self.state.stopped and self.dispatch is not None:
             self._discard(*self.dispatch.drop_all())
@@ -441,7 +499,7 @@ class Runner:
             for s in skipped:
                 self._emit(s, Status.SKIPPED, {})
 
-    def _finish(self, flight: InFlight, status: Status, result: StepResult) -> None:
+    def _finish(self, flight: InFlight, status: Status, result: StepResult) -> bool:
         step, d = flight.step, flight.decision
         assert d is not None
         fields: dict[str, Any] = {
@@ -460,6 +518,11 @@ class Runner:
             fields["traceback"] = result.traceback
         comp = self.defn.steps[step].component
         cacheable = result.ok and d.key is not None and comp.allow_reuse and comp.deterministic
+        marks = self.marks.get(step, {})
+        moved = changed_inputs(self.defn.steps[step], self.values, marks) if cacheable else []
+        if moved:  # the key describes content the step may not have read
+            cacheable = False
+            fields["reason"] = f"{d.reason}; not cached: {_changed_while_running(moved)}"
         self.writer.put(
             finish_step_op,
             self.run_id,
@@ -470,6 +533,7 @@ class Runner:
             d.key if cacheable else None,
         )
         self._emit(step, status, {"duration": fields["duration"], "error": fields.get("error")})
+        return cacheable
 
     def _result(self, flight: InFlight) -> StepResult:
         try:
@@ -535,6 +599,7 @@ class Runner:
             self.writer.close()
         canceled = self.state.cancel()
         now = time.time()
+        self._record_unfinished(why, now)
         self.ws.history.update_steps(
             self.run_id,
             [(s, {"status": Status.CANCELED.value, "finished_at": now}) for s in canceled],
@@ -543,6 +608,19 @@ class Runner:
         for s in canceled:
             self._emit(s, Status.CANCELED, {})
 
+    def _record_unfinished(self, why: str, now: float) -> None:
+        """Record the attempts in flight as canceled, with what they printed so far."""
+        with contextlib.suppress(Exception), self.ws.history.transaction() as c:
+            for f in self.flights.values():
+                cut = StepResult(f.step, f.attempt, False, f.started_at, now, error_type="Canceled")
+                record_attempt_op(c, *self.attempts.record(replace(cut, error=why)))
+
     def _emit(self, step: str, status: Status, info: dict[str, Any]) -> None:
         if self.on_event is not None:
             self.on_event(step, status, info)
+
+
+def _changed_while_running(ports: list[str]) -> str:
+    names = ", ".join(repr(p) for p in ports)
+    what = f"input {names}" if len(ports) == 1 else f"inputs {names}"
+    return f"{what} changed while the step ran, so its result may mix old and new content"

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..definitions.component import Component
 from ..store.artifacts import ArtifactRecord
+from .capture import LOG_LIMIT
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class StepTask:
         inputs: its arguments.
         store: :meth:`ArtifactStore.spec` of the workspace store.
         attempt: 1 for the first try, 2 for the first retry, ...
+        log_spool: a file to append the attempt's output to as it comes (None: none).
+        log_limit: characters of output kept with the attempt.
+        echo_logs: echo captured lines to the terminal, prefixed with the step name.
+        regenerate_outputs: the run reuses nothing (parallel-run steps ignore their ledger).
     """
 
     run_id: str
@@ -50,6 +55,10 @@ class StepTask:
     inputs: tuple[InputSpec, ...]
     store: dict[str, Any]
     attempt: int = 1
+    log_spool: str | None = None
+    log_limit: int = LOG_LIMIT
+    echo_logs: bool = True
+    regenerate_outputs: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,9 @@ class StepResult:
         error_type: the exception class name, when not ok.
         error: the exception message, when not ok.
         traceback: the user's traceback, when not ok.
+        extra: executor-specific notes (eager reuse, not run).
+        logs: what the attempt printed and logged (capped, with a note where cut).
+        log_chars: characters of output seen (more than ``len(logs)`` when cut).
     """
 
     step: str
@@ -80,6 +92,8 @@ class StepResult:
     error: str = ""
     traceback: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    logs: str = ""
+    log_chars: int = 0
 
     @classmethod
     def not_run(cls, task: StepTask, error_type: str, error: str, **extra: Any) -> StepResult:

@@ -10,12 +10,14 @@ import pickle
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ArtifactError
 from ..store.artifacts import ArtifactRecord, ArtifactStore
 from ..types import OBJECT, PARAMETER, PATH, PATHS, check_output, describe, short_repr, type_name
+from .capture import AttemptLog, Sink, start, stop
 from .context import RunContext, activate, deactivate
 from .task import InputSpec, StepResult, StepTask
 
@@ -47,37 +49,74 @@ def open_store(spec: dict[str, Any]) -> ArtifactStore:
         return store
 
 
-def execute(task: StepTask) -> StepResult:
-    """Run one step attempt; never raises for user-code or artifact problems (they are reported)."""
+def execute(task: StepTask, sink: Sink | None = None) -> StepResult:
+    """Run one step attempt; never raises for user-code or artifact problems (they are reported).
+
+    What the attempt prints and logs is captured (see ``capture.py``) and returned with it.
+
+    Args:
+        task: the attempt.
+        sink: also called with each captured line (``sink(stream, line, level)``).
+    """
+    return attempt(task, sink)[0]
+
+
+def attempt(task: StepTask, sink: Sink | None = None) -> tuple[StepResult, Exception | None]:
+    """:func:`execute`, also returning the exception user code (or storing) raised, if any."""
     store = open_store(task.store)
-    ctx = RunContext(run_id=task.run_id, step_name=task.step, _output_parent=store.staging / "out")
+    ctx = RunContext(
+        run_id=task.run_id,
+        step_name=task.step,
+        _output_parent=store.staging / "out",
+        _store=store,
+        regenerate_outputs=task.regenerate_outputs,
+    )
+    log = AttemptLog(_prefix(task), task.log_limit, task.log_spool, sink)
     started = time.time()
     token = activate(ctx)
+    replaced = start(log)
+    error: Exception | None = None
+    outputs: tuple[tuple[str, ArtifactRecord], ...] = ()
     try:
         kwargs = {i.name: _load(store, i, _where(task)) for i in task.inputs}
         returned = task.component.fn(**kwargs)
         outputs = _store_outputs(task, returned, store, ctx)
     except Exception as exc:  # user code or its outputs
-        return StepResult(
-            task.step,
-            task.attempt,
-            False,
-            started,
-            time.time(),
-            metrics=tuple(ctx.metrics),
-            error_type=type(exc).__name__,
-            error=str(exc),
-            traceback=_user_traceback(exc),
-        )
+        error = exc
     finally:
+        stop(replaced)
         deactivate(token)
         if ctx._output_dir is not None:
             import shutil
 
             shutil.rmtree(ctx._output_dir, ignore_errors=True)
-    return StepResult(
-        task.step, task.attempt, True, started, time.time(), outputs, tuple(ctx.metrics)
-    )
+    logs, chars = log.finish()
+    done = time.time()
+    if error is not None:
+        failed = StepResult(
+            task.step,
+            task.attempt,
+            False,
+            started,
+            done,
+            metrics=tuple(ctx.metrics),
+            error_type=type(error).__name__,
+            error=str(error),
+            traceback=_user_traceback(error),
+            logs=logs,
+            log_chars=chars,
+        )
+        return failed, error
+    metrics = tuple(ctx.metrics)
+    ok = StepResult(task.step, task.attempt, True, started, done, outputs, metrics, logs=logs)
+    return replace(ok, log_chars=chars), None
+
+
+def _prefix(task: StepTask) -> str | None:
+    """What echoed lines start with: ``[step] ``, ``[step attempt 2] `` on a retry."""
+    if not task.echo_logs:
+        return None
+    return f"[{task.step}] " if task.attempt == 1 else f"[{task.step} attempt {task.attempt}] "
 
 
 def _load(store: ArtifactStore, spec: InputSpec, where: str) -> Any:
@@ -108,7 +147,7 @@ def _store_outputs(
     ]
     movable = ctx._output_dir if isinstance(ctx._output_dir, Path) else None
     return tuple(
-        (p.name, _write(store, f"{where}, output {p.name!r}", p, v, movable))
+        (p.name, _write(store, f"{where}, output {p.name!r}", p, v, movable, task.run_id))
         for p, v in zip(ports, checked, strict=True)
     )
 
@@ -157,12 +196,12 @@ def _checked(at: str, port: Port, value: Any) -> Any:
 
 
 def _write(
-    store: ArtifactStore, at: str, port: Port, value: Any, movable: Path | None
+    store: ArtifactStore, at: str, port: Port, value: Any, movable: Path | None, run_id: str
 ) -> ArtifactRecord:
     # None from an Optional table, path or object output is stored as an object.
     kind = port.kind if value is not None or port.kind == PARAMETER else OBJECT
     try:
-        return store.write(value, kind, port.annotation, movable)
+        return store.write(value, kind, port.annotation, movable, lease=run_id)
     except ArtifactError as exc:
         raise ArtifactError(f"{at}: {exc}") from None
     except (pickle.PicklingError, TypeError, AttributeError) as exc:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import networkx as nx
-
 from ..definitions.component import NO_DEFAULT
 from ..definitions.model import PipelineDefinition
 from ..types import type_name
@@ -68,37 +66,70 @@ def render_dot(defn: PipelineDefinition) -> str:
 
 
 def render_png(defn: PipelineDefinition, path: Path) -> Path:
-    """Draw the DAG top-down into a PNG with matplotlib (layers = topological generations)."""
+    """Draw the DAG top-down into a PNG with matplotlib.
+
+    Boxes sit in rows (a step's row is its longest path from a first step); an edge that
+    skips rows is routed beside the boxes of the rows between (``layout.plan``), so no
+    edge is drawn through a box it does not connect. Order-only edges are dashed.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.path import Path as MplPath
 
-    g = defn.graph.copy()
-    for layer, nodes in enumerate(nx.topological_generations(g)):
-        for n in nodes:
-            g.nodes[n]["layer"] = layer
-    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal", scale=1.0)
-    pos = {n: (x, -y) for n, (x, y) in pos.items()}
-    depth = max((d["layer"] for _, d in g.nodes(data=True)), default=0) + 1
-    width = max((len(list(ns)) for ns in nx.topological_generations(g)), default=1)
-    fig, ax = plt.subplots(figsize=(max(4, 2.6 * width), max(3, 1.4 * depth)))
-    order_edges = [(u, v) for u, v, d in g.edges(data=True) if d["kind"] == "order"]
-    data_edges = [(u, v) for u, v, d in g.edges(data=True) if d["kind"] == "data"]
-    nx.draw_networkx_edges(g, pos, edgelist=data_edges, ax=ax, arrows=True, node_size=2500)
-    nx.draw_networkx_edges(g, pos, edgelist=order_edges, ax=ax, style="dashed", node_size=2500)
+    from .layout import plan
+
+    g = defn.graph
+    layout = plan(g)
     labels = {n: f"{n}\n({g.nodes[n]['component']})" for n in g.nodes}
-    nx.draw_networkx_labels(
-        g,
-        pos,
-        labels=labels,
-        ax=ax,
-        font_size=8,
-        bbox={"boxstyle": "round", "fc": "#e8f1fb", "ec": "#2f6db5"},
-    )
-    ax.set_title(defn.name)
+    chars = max((len(line) for t in labels.values() for line in t.split("\n")), default=8)
+    box_w, box_h = max(1.2, 0.085 * chars + 0.3), 0.62  # inches, at 9 pt
+    slot_w, row_h = box_w + 0.45, box_h + 0.75
+    fig_w, fig_h = layout.width * slot_w + 0.4, layout.rows * row_h + 0.5
+
+    def at(x: float, row: int) -> tuple[float, float]:
+        return (0.2 + (x + 0.5) * slot_w, fig_h - 0.45 - (row + 0.5) * row_h)
+
+    fig = plt.figure(figsize=(max(fig_w, 2.5), fig_h))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_xlim(0, max(fig_w, 2.5))
+    ax.set_ylim(0, fig_h)
     ax.axis("off")
-    fig.tight_layout()
+    for (u, v), points in layout.routes.items():
+        xy = [at(*p) for p in points]
+        verts = [(xy[0][0], xy[0][1] - box_h / 2)]
+        for x, y in xy[1:-1]:  # waypoints: straight down beside the boxes of that row
+            verts += [(x, y + box_h / 2), (x, y - box_h / 2)]
+        verts.append((xy[-1][0], xy[-1][1] + box_h / 2))
+        codes = [MplPath.MOVETO] + [MplPath.LINETO] * (len(verts) - 1)
+        dashed = g.edges[u, v]["kind"] != "data"
+        arrow = FancyArrowPatch(
+            path=MplPath(verts, codes),
+            arrowstyle="-|>",
+            mutation_scale=12,
+            color="#555555",
+            linewidth=1.1,
+            linestyle="--" if dashed else "-",
+        )
+        ax.add_patch(arrow)
+    for n, (x, row) in layout.boxes.items():
+        cx, cy = at(x, row)
+        ax.add_patch(
+            FancyBboxPatch(
+                (cx - box_w / 2, cy - box_h / 2),
+                box_w,
+                box_h,
+                boxstyle="round,pad=0,rounding_size=0.08",
+                fc="#e8f1fb",
+                ec="#2f6db5",
+                linewidth=1.2,
+                zorder=3,
+            )
+        )
+        ax.text(cx, cy, labels[n], ha="center", va="center", fontsize=9, zorder=4)
+    ax.text(0.2, fig_h - 0.25, defn.name, ha="left", va="center", fontsize=10, weight="bold")
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -17,7 +17,8 @@ from ..errors import ArtifactError
 from ..fingerprint.keys import hash_bytes
 from ..fingerprint.options import resolve
 from ..types import PARAMETER, ArtifactKind, coerce, table_flavor
-from .integrity import address, bytes_match, local_matches, local_size
+from .integrity import INLINE, address, bytes_match, inline_bytes, local_matches, local_size
+from .leases import Leases
 from .serializers import ArtifactFormat, json_bytes, serialize
 from .staging import owned_name
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from .statcache import StatCache
 
 _READ_ONLY = 0o444
+INLINE_MAX = 1024
+"""Parameter values whose JSON is at most this long are kept in their record, not a file."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class ArtifactStore:
         self._made: set[str] = set()
         self._stat_cache: StatCache | None = None
         self._stat_lock = threading.Lock()
+        self.leases = Leases(self.fs, self.root, self.is_local)
 
     def spec(self) -> dict[str, Any]:
         """What a worker process needs to open this store again."""
@@ -121,7 +125,12 @@ class ArtifactStore:
         return path
 
     def write(
-        self, value: Any, kind: ArtifactKind, annotation: Any = None, movable: Path | None = None
+        self,
+        value: Any,
+        kind: ArtifactKind,
+        annotation: Any = None,
+        movable: Path | None = None,
+        lease: str | None = None,
     ) -> ArtifactRecord:
         """Serialize ``value`` as ``kind`` and store it under its content address.
 
@@ -131,29 +140,45 @@ class ArtifactStore:
             annotation: the output's annotation (tables: pandas or arrow).
             movable: a local folder whose files may be moved rather than copied (the step's
                 private output folder).
+            lease: the id of the run that will refer to the artifact: it leases the
+                artifact before looking for a stored copy, so gc keeps that copy (``leases``).
 
         Raises:
             ArtifactError: the value does not fit the kind (names what was expected).
         """
-        if kind == PARAMETER and self.is_local:
-            return self._write_small(json_bytes(value), kind, "json", "value.json")
+        if kind == PARAMETER:
+            data = json_bytes(value)
+            if len(data) <= INLINE_MAX:  # kept in the record: no file to write or read
+                fp = address(kind, "json", "value.json", hash_bytes(data))
+                return ArtifactRecord(fp, kind, "json", INLINE + data.decode(), len(data))
+            if self.is_local:
+                return self._write_small(data, kind, "json", "value.json", lease)
         stage = self.new_staging_dir()
         try:
             fmt, payload, flavor = serialize(value, kind, stage, movable)
             digest, size = _digest_payload(stage / payload)
             fp = address(kind, fmt, payload, digest)
             record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), size, flavor)
+            if lease is not None:
+                self.leases.take(lease, fp)
             self._publish(stage, record, payload)
             return record
         finally:
             shutil.rmtree(stage, ignore_errors=True)
 
     def _write_small(
-        self, data: bytes, kind: ArtifactKind, fmt: ArtifactFormat, payload: str
+        self,
+        data: bytes,
+        kind: ArtifactKind,
+        fmt: ArtifactFormat,
+        payload: str,
+        lease: str | None = None,
     ) -> ArtifactRecord:
         """Fast path for small in-memory payloads: hash the bytes, write only when new."""
         fp = address(kind, fmt, payload, hash_bytes(data))
         record = ArtifactRecord(fp, kind, fmt, self._uri(fp, payload), len(data))
+        if lease is not None:
+            self.leases.take(lease, fp)
         if self.exists(record):
             return record  # the same bytes are stored already, and they verify
         final = os.path.dirname(record.uri)
@@ -217,8 +242,12 @@ class ArtifactStore:
 
         A local payload must still hash to its content address (through the stat cache, so
         unchanged large files are not re-read). A remote one must have its recorded size;
-        its content is verified when it is loaded.
+        its content is verified when it is loaded. A check that meets a gc deciding about the
+        artifact waits for it (``leases.py``).
         """
+        if (data := inline_bytes(record)) is not None:
+            return bytes_match(record, data)
+        self.leases.wait_spared(record.fingerprint)
         if self.is_local:
             return local_matches(record, Path(record.uri), self.stat_cache())
         try:
@@ -249,8 +278,10 @@ class ArtifactStore:
 
     def _load(self, record: ArtifactRecord, annotation: Any) -> Any:
         if record.fmt == "json":
-            with self.fs.open(record.uri, "rb") as f:
-                data = f.read()
+            data = inline_bytes(record)
+            if data is None:
+                with self.fs.open(record.uri, "rb") as f:
+                    data = f.read()
             if not bytes_match(record, data):
                 raise _damaged(record)
             value = json.loads(data)
@@ -263,7 +294,11 @@ class ArtifactStore:
 
             table = pq.read_table(path, memory_map=True)
             flavor = table_flavor(annotation) if annotation is not None else record.flavor
-            return table if flavor == "arrow" else table.to_pandas()
+            if flavor == "arrow":
+                return table
+            # Arrow's buffers are freed column by column as pandas takes them over: the peak
+            # is the frame plus one column, not the frame plus the whole table.
+            return table.to_pandas(self_destruct=True, split_blocks=True)
         if record.fmt == "joblib":
             import joblib
 
@@ -273,7 +308,10 @@ class ArtifactStore:
         return path
 
     def local_path(self, record: ArtifactRecord) -> Path:
-        """A local path for the payload (remote payloads are downloaded once into staging)."""
+        """A local path for the payload (remote payloads are downloaded once into staging; an
+        inline value is written out as ``value.json``)."""
+        if (data := inline_bytes(record)) is not None:
+            return self._materialize(record, data)
         if self.is_local:
             return Path(record.uri)
         local = self.staging / "cache" / record.fingerprint / Path(record.uri).name
@@ -295,8 +333,21 @@ class ArtifactStore:
                 shutil.rmtree(tmp, ignore_errors=True)
         return local
 
+    def _materialize(self, record: ArtifactRecord, data: bytes) -> Path:
+        if self.is_local:
+            return Path(self._write_small(data, record.kind, record.fmt, "value.json").uri)
+        local = self.staging / "cache" / record.fingerprint / "value.json"
+        if not (local.is_file() and bytes_match(record, local.read_bytes())):
+            local.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.staging / owned_name(".part")
+            tmp.write_bytes(data)
+            os.replace(tmp, local)
+        return local
+
     def delete(self, record: ArtifactRecord) -> int:
         """Remove an artifact; returns the bytes freed."""
+        if inline_bytes(record) is not None:
+            return 0  # kept in its record only
         folder = record.uri.rsplit("/", 1)[0]
         try:
             self.fs.rm(folder, recursive=True)

@@ -37,6 +37,14 @@ class Database:
         self._lock = threading.RLock()
         self._readers = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
+        self.read_only = _read_only(self.path)
+        if self.read_only:  # a read-only mount or folder: reads work, writes say why
+            self._conn = self._connect()
+            found = self._conn.execute(
+                "SELECT value FROM meta WHERE key='schema_version'"
+            ).fetchone()
+            check_schema_version(self.path, found[0] if found else "missing")
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
@@ -62,6 +70,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error."""
+        self.require_writable()
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -90,10 +99,7 @@ class Database:
         """
         conn = getattr(self._readers, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn = self._connect()
             self._readers.conn = conn
             with self._lock:
                 self._reader_conns.append(conn)
@@ -105,6 +111,36 @@ class Database:
             if _explainable(exc):
                 raise explain(self.path, exc) from exc
             raise
+
+    def require_writable(self) -> None:
+        """Refuse, with what to do, to change a read-only workspace.
+
+        Raises:
+            WorkspaceError: the database is read-only here.
+        """
+        if self.read_only:
+            raise WorkspaceError(
+                f"the workspace database {self.path} is read-only here (a read-only folder "
+                "or file system), so nothing can be recorded in it; commands that only read "
+                "(runs list, runs show, schedule list, gc --dry-run) work. Run in a "
+                "workspace you can write (--workspace, $HEADRACE_HOME) or make this one "
+                "writable. Nothing was changed"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        """A connection (read-only, and without locking when even the WAL index cannot be
+        made, on a read-only workspace)."""
+        try:
+            if not self.read_only:
+                conn = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
+            else:
+                conn = _connect_read_only(self.path)
+            conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from exc
+        return conn
 
     def writer(self) -> BatchWriter:
         """A background writer that groups many writes into each transaction."""
@@ -118,6 +154,29 @@ class Database:
                 conn.close()
             self._reader_conns.clear()
         self._readers = threading.local()
+
+
+def _read_only(path: Path) -> bool:
+    """Whether ``path`` is an existing database this process cannot write (or whose folder it
+    cannot write: SQLite needs it for the journal)."""
+    return path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError:  # WAL without its index, which cannot be made here
+        conn.close()
+    return sqlite3.connect(
+        uri.replace("mode=ro", "immutable=1"),
+        uri=True,
+        timeout=30,
+        isolation_level=None,
+        check_same_thread=False,
+    )
 
 
 def _use_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:

@@ -13,7 +13,10 @@ from typing import Any
 from ..status import Status
 from .artifacts import ArtifactRecord, local_size
 from .durations import parse_duration
+from .history import add_artifacts
+from .integrity import INLINE
 from .staging import owner_alive
+from .stored_values import forget_unused
 from .workspace import Workspace
 
 STAGING_GRACE_S = 3600  # staging folders younger than this may belong to a running step
@@ -92,19 +95,55 @@ def collect(
                 ("runs", "id"),
             ):
                 c.executemany(f"DELETE FROM {table} WHERE {col}=?", [(rid,) for rid in report.runs])
-    report.artifacts = _unreferenced(ws, set(report.runs) if dry_run else set())
-    for rec in report.artifacts:
-        report.bytes_freed += rec.size if dry_run else ws.store.delete(rec)
-    if report.artifacts and not dry_run:
-        with h.transaction() as c:
-            c.executemany(
-                "DELETE FROM artifacts WHERE fingerprint=? AND fingerprint NOT IN "
-                "(SELECT fingerprint FROM step_outputs)",
-                [(a.fingerprint,) for a in report.artifacts],
-            )
+            forget_unused(c)  # large parameter values only forgotten runs used
+    candidates = _unreferenced(ws, set(report.runs) if dry_run else set())
+    if dry_run:
+        report.artifacts = candidates
+        report.bytes_freed += sum(rec.size for rec in candidates)
+    else:
+        _delete_artifacts(ws, candidates, report)
     _stale_staging(ws, report)
     _orphans(ws, report)
     return report
+
+
+def _delete_artifacts(ws: Workspace, candidates: list[ArtifactRecord], report: GcReport) -> None:
+    """Delete artifacts no run refers to, keeping those a running run has leased.
+
+    Rows go first, each only if still unreferenced (one transaction, so a run committing a
+    reference at the same time either keeps its row or finds it gone). The artifacts are then
+    marked (tombstones), and only after that are the leases read (``leases.py``): an artifact
+    a running run leased is kept, since that run may have found it and be about to commit it.
+    """
+    h = ws.history
+    doomed = []
+    with h.transaction() as c:
+        for rec in candidates:
+            cur = c.execute(
+                "DELETE FROM artifacts WHERE fingerprint=? AND fingerprint NOT IN "
+                "(SELECT fingerprint FROM step_outputs)",
+                (rec.fingerprint,),
+            )
+            if cur.rowcount and not rec.uri.startswith(INLINE):
+                doomed.append(rec)  # (a value kept in its row has no file to delete)
+    leases = ws.store.leases
+    leases.doom([rec.fingerprint for rec in doomed])
+    leased = leases.held(_running(ws))
+    kept = [rec for rec in doomed if rec.fingerprint in leased]
+    if kept:  # listed again, so a later gc deletes them once their lease has ended
+        with h.transaction() as c:
+            add_artifacts(c, kept)
+    for rec in doomed:
+        if rec.fingerprint not in leased:
+            report.artifacts.append(rec)
+            report.bytes_freed += ws.store.delete(rec)
+        leases.spare(rec.fingerprint)
+    leases.forget_ended(lambda: _running(ws))
+
+
+def _running(ws: Workspace) -> set[str]:
+    rows = ws.history.query("SELECT id FROM runs WHERE status=?", (Status.RUNNING,))
+    return {r["id"] for r in rows}
 
 
 def _repoint_cache(c: Any, forgotten: list[str]) -> None:

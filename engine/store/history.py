@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -12,14 +13,18 @@ from typing import Any
 from ..errors import RunExistsError
 from ..status import Status
 from .artifacts import ArtifactRecord
-from .database import Database, pid_alive, process_start_time
+from .database import pid_alive, process_start_time
+from .run_records import RUN_DIED, RunRecords
+from .stored_values import SCHEMA as STORED_VALUES_SCHEMA
+from .stored_values import decode_params, params_json
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, experiment TEXT, status TEXT NOT NULL,
     params TEXT NOT NULL, executor TEXT, regenerate_outputs INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL, started_at REAL, finished_at REAL, error TEXT,
-    source TEXT, pid INTEGER, tags TEXT, outputs TEXT, pid_start TEXT);
+    source TEXT, pid INTEGER, tags TEXT, outputs TEXT, pid_start TEXT, code TEXT,
+    cancel_requested TEXT);
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
 CREATE TABLE IF NOT EXISTS step_runs (
     run_id TEXT NOT NULL, step TEXT NOT NULL, component TEXT NOT NULL, status TEXT NOT NULL,
@@ -39,7 +44,19 @@ CREATE TABLE IF NOT EXISTS step_outputs (
 CREATE INDEX IF NOT EXISTS step_outputs_fp ON step_outputs(fingerprint);
 CREATE TABLE IF NOT EXISTS cache (
     key TEXT PRIMARY KEY, run_id TEXT NOT NULL, step TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS step_attempts (
+    run_id TEXT NOT NULL, step TEXT NOT NULL, attempt INTEGER NOT NULL, ok INTEGER NOT NULL,
+    started_at REAL, finished_at REAL, error TEXT, logs TEXT, log_chars INTEGER,
+    PRIMARY KEY (run_id, step, attempt));
 """
+# Forgetting a run (gc) forgets its attempts; a trigger keeps that out of every caller.
+_TRIGGERS = (
+    (
+        "step_attempts_forget",
+        "CREATE TRIGGER IF NOT EXISTS step_attempts_forget AFTER DELETE ON runs BEGIN "
+        "DELETE FROM step_attempts WHERE run_id = OLD.id; END",
+    ),
+)
 
 _STEP_FIELDS = (
     "status",
@@ -58,11 +75,11 @@ _STEP_FIELDS = (
 )
 _RUN_FIELDS = ("status", "started_at", "finished_at", "error", "tags")
 
-RUN_DIED = "the process running it died (killed or crashed) before it finished"
-"""The error ``reap_dead_runs`` records: the run was interrupted, not failed by its steps."""
+SNAPSHOT_STEP = ""
+"""The step name a run's code snapshot is recorded under in step_outputs (no step has it)."""
 
 
-class History(Database):
+class History(RunRecords):
     """The workspace's run history. Safe to share between threads; several processes may use one file.
 
     Args:
@@ -70,8 +87,22 @@ class History(Database):
     """
 
     def __init__(self, path: Path):
-        super().__init__(path, _SCHEMA)
+        super().__init__(path, _SCHEMA + ";\n" + STORED_VALUES_SCHEMA)
         self._add_column("runs", "pid_start", "TEXT")
+        self._add_column("runs", "code", "TEXT")
+        self._add_column("runs", "cancel_requested", "TEXT")
+        self._add_triggers()
+
+    def _add_triggers(self) -> None:
+        """Create the triggers a database from an earlier headrace lacks (idempotent)."""
+        names = {
+            r["name"] for r in self.query("SELECT name FROM sqlite_master WHERE type='trigger'")
+        }
+        missing = [t for name, t in _TRIGGERS if name not in names]
+        if missing and not self.read_only:
+            with self.transaction() as c:
+                for trigger in missing:
+                    c.execute(trigger)
 
     def _add_column(self, table: str, column: str, decl: str) -> None:
         """Add a column a database from an earlier headrace lacks (idempotent, race-free)."""
@@ -81,7 +112,7 @@ class History(Database):
             return any(r[1] == column for r in rows)
 
         with self._lock:
-            if present():
+            if present() or self.read_only:
                 return
         with self.transaction() as c:
             if not present():
@@ -104,14 +135,14 @@ class History(Database):
                 )
             c.execute(
                 "INSERT INTO runs (id, pipeline, experiment, status, params, executor, "
-                "regenerate_outputs, created_at, source, pid, outputs, pid_start) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "regenerate_outputs, created_at, source, pid, outputs, pid_start, code, tags) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run["id"],
                     run["pipeline"],
                     run.get("experiment"),
                     run["status"],
-                    json.dumps(run["params"], default=str),
+                    params_json(c, run["params"]),
                     run.get("executor"),
                     int(run.get("regenerate_outputs", False)),
                     run["created_at"],
@@ -119,8 +150,13 @@ class History(Database):
                     pid,
                     json.dumps(run.get("outputs", {})),
                     pid_start,
+                    json.dumps(run["code"]) if run.get("code") else None,
+                    json.dumps(run["tags"]) if run.get("tags") else None,
                 ),
             )
+            snapshot: ArtifactRecord | None = run.get("snapshot")
+            if snapshot is not None:  # kept (by gc) as long as the run is
+                _add_outputs(c, run["id"], SNAPSHOT_STEP, [("code", snapshot)])
             c.executemany(
                 "INSERT INTO step_runs (run_id, step, component, status, position) VALUES (?,?,?,?,?)",
                 [(run["id"], s, comp, Status.NOT_STARTED, i) for i, (s, comp) in enumerate(steps)],
@@ -148,7 +184,7 @@ class History(Database):
             (Status.RUNNING,),
         )
         dead = [r["id"] for r in rows if not pid_alive(r["pid"], r["pid_start"])]
-        if not dead:
+        if not dead or self.read_only:  # a read-only workspace is shown as it is
             return []
         now = time.time()
         with self.transaction() as c:
@@ -165,6 +201,8 @@ class History(Database):
                     "UPDATE step_runs SET status=? WHERE run_id=? AND status IN (?, ?)",
                     (Status.SKIPPED, rid, Status.NOT_STARTED, Status.QUEUED),
                 )
+        for rid in dead:
+            self._keep_spools(rid, now)
         return dead
 
     # reads ------------------------------------------------------------------------------
@@ -174,9 +212,15 @@ class History(Database):
         if not rows:
             return None
         row = dict(rows[0])
-        row["params"] = json.loads(row["params"])
+        row["params"] = decode_params(row["params"], self._stored_value)
         row["outputs"] = json.loads(row["outputs"] or "{}")
+        row["code"] = json.loads(row["code"]) if row.get("code") else None
+        row["tags"] = json.loads(row["tags"]) if row.get("tags") else {}
         return row
+
+    def _stored_value(self, digest: str) -> str | None:
+        rows = self.query("SELECT json FROM stored_values WHERE digest=?", (digest,))
+        return rows[0]["json"] if rows else None
 
     def run_status(self, run_id: str) -> Status | None:
         """The status of run ``run_id``, or None when no run with that id is recorded."""
@@ -205,14 +249,45 @@ class History(Database):
         return [r["id"] for r in rows]
 
     def list_runs(
-        self, limit: int | None = None, pipeline: str | None = None
+        self,
+        limit: int | None = None,
+        pipeline: str | None = None,
+        *,
+        status: str | None = None,
+        since: float | None = None,
+        schedule: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Runs newest first."""
-        sql = "SELECT * FROM runs" + (" WHERE pipeline=?" if pipeline else "")
+        """Runs newest first, optionally only of one pipeline, status, schedule, or since then.
+
+        A schedule's runs are those tagged with it, or with its run ids
+        (``sched-NAME-<UTC time>Z``, ``...-aN`` for a firing's later attempts).
+        """
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (("pipeline", pipeline), ("status", status)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        if since is not None:
+            where.append("created_at>=?")
+            args.append(since)
+        if schedule is not None:
+            where.append("(json_extract(tags, '$.schedule') = ? OR id GLOB ?)")
+            escaped = re.sub(r"([*?\[])", r"[\1]", schedule)
+            args.extend([schedule, f"sched-{escaped}-[0-9]*T[0-9]*Z*"])
+        failed_step = (  # why a Failed run failed: its first failed step
+            "(SELECT s.step || ': ' || s.error FROM step_runs s WHERE s.run_id = runs.id AND "
+            f"s.status = '{Status.FAILED.value}' ORDER BY s.finished_at LIMIT 1) AS step_error"
+        )
+        sql = f"SELECT *, {failed_step} FROM runs" + (
+            " WHERE " + " AND ".join(where) if where else ""
+        )
         sql += " ORDER BY created_at DESC, rowid DESC" + (f" LIMIT {int(limit)}" if limit else "")
-        rows = [dict(r) for r in self.query(sql, (pipeline,) if pipeline else ())]
+        rows = [dict(r) for r in self.query(sql, args)]
         for r in rows:
-            r["params"] = json.loads(r["params"])
+            r["params"] = decode_params(r["params"])  # large values as placeholders
+            r["code"] = json.loads(r["code"]) if r.get("code") else None
+            r["tags"] = json.loads(r["tags"]) if r.get("tags") else {}
         return rows
 
     def get_steps(self, run_id: str) -> list[dict[str, Any]]:
@@ -275,14 +350,7 @@ def finish_step_op(
     """
     now = time.time()
     _update_step(c, run_id, step, fields)
-    c.executemany(
-        "INSERT OR IGNORE INTO artifacts VALUES (?,?,?,?,?,?,?)",
-        [(a.fingerprint, a.kind, a.fmt, a.uri, a.size, a.flavor, now) for _, a in outputs],
-    )
-    c.executemany(
-        "INSERT OR REPLACE INTO step_outputs VALUES (?,?,?,?)",
-        [(run_id, step, name, a.fingerprint) for name, a in outputs],
-    )
+    _add_outputs(c, run_id, step, outputs)
     seqs: dict[str, int] = {}
     rows = []
     for name, value, ts in metrics:
@@ -297,6 +365,25 @@ def finish_step_op(
         )
     if cache_key is not None:
         c.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?)", (cache_key, run_id, step, now))
+
+
+def add_artifacts(c: sqlite3.Connection, records: Sequence[ArtifactRecord]) -> None:
+    """List stored artifacts (those listed already are left as they are)."""
+    now = time.time()
+    c.executemany(
+        "INSERT OR IGNORE INTO artifacts VALUES (?,?,?,?,?,?,?)",
+        [(a.fingerprint, a.kind, a.fmt, a.uri, a.size, a.flavor, now) for a in records],
+    )
+
+
+def _add_outputs(
+    c: sqlite3.Connection, run_id: str, step: str, outputs: Sequence[tuple[str, ArtifactRecord]]
+) -> None:
+    add_artifacts(c, [a for _, a in outputs])
+    c.executemany(
+        "INSERT OR REPLACE INTO step_outputs VALUES (?,?,?,?)",
+        [(run_id, step, name, a.fingerprint) for name, a in outputs],
+    )
 
 
 def _update_step(c: sqlite3.Connection, run_id: str, step: str, fields: dict[str, Any]) -> None:

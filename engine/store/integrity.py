@@ -32,10 +32,24 @@ def address(kind: str, fmt: str, payload: str, digest: str) -> str:
     return xxhash.xxh3_128_hexdigest(f"{kind}\0{fmt}\0{payload}\0{digest}".encode())
 
 
+INLINE = "inline:"
+"""The URI prefix of a small parameter value kept in its record (no file): ``inline:<json>``."""
+
+
+def payload_name(record: ArtifactRecord) -> str:
+    """The payload's file name (``value.json`` for an inline value)."""
+    return "value.json" if record.uri.startswith(INLINE) else record.uri.rsplit("/", 1)[-1]
+
+
+def inline_bytes(record: ArtifactRecord) -> bytes | None:
+    """An inline record's payload, or None for a stored one."""
+    return record.uri[len(INLINE) :].encode() if record.uri.startswith(INLINE) else None
+
+
 def bytes_match(record: ArtifactRecord, data: bytes) -> bool:
     """Whether ``data``, the whole payload of a single-file artifact, has the record's address."""
-    name = record.uri.rsplit("/", 1)[-1]
-    return address(record.kind, record.fmt, name, hash_bytes(data)) == record.fingerprint
+    digest = hash_bytes(data)
+    return address(record.kind, record.fmt, payload_name(record), digest) == record.fingerprint
 
 
 def local_matches(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import HeadraceError, StepFailedError
 from ..status import Status
 from .artifacts import ArtifactRecord
-from .workspace import Workspace
+from .integrity import INLINE
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,10 @@ class Artifact:
 
     @property
     def path(self) -> Path | str:
-        """The payload's location: a local path, or an fsspec URL for a remote store."""
+        """The payload's location: a local path, or an fsspec URL for a remote store (a small
+        value kept in its record is written out as a local ``value.json``)."""
+        if self.record.uri.startswith(INLINE):
+            return self.workspace.store.local_path(self.record)
         return Path(self.record.uri) if self.workspace.store.is_local else self.record.uri
 
     @property
@@ -57,8 +63,36 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One recorded attempt of a step: when it ran, how it ended, what it printed and logged.
+
+    Attributes:
+        number: 1 for the first try, 2 for the first retry, ...
+        ok: whether it succeeded.
+        started_at: unix time the call began.
+        finished_at: unix time it ended.
+        error: ``Type: message`` when it failed.
+        logs: its stdout, stderr and logging records (capped, with a note where cut).
+        log_chars: characters of output it produced (more than ``len(logs)`` when cut).
+    """
+
+    number: int
+    ok: bool
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    logs: str
+    log_chars: int
+
+    @property
+    def truncated(self) -> bool:
+        """Whether part of the output was left out (the cap keeps its first and last half)."""
+        return self.log_chars > len(self.logs)
+
+
+@dataclass(frozen=True)
 class StepRun:
-    """One step of a recorded run."""
+    """One step of a recorded run; ``logs`` and ``attempt_history`` are read when asked for."""
 
     name: str
     component: str
@@ -74,6 +108,44 @@ class StepRun:
     traceback: str | None
     metrics: dict[str, Any]
     outputs: dict[str, Artifact]
+    run_id: str = ""
+    workspace: Workspace | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def attempt_history(self) -> list[Attempt]:
+        """Every recorded attempt, first to last (none for a reused or skipped step)."""
+        if self.workspace is None:
+            return []
+        rows = self.workspace.history.get_attempts(self.run_id, self.name)
+        return [
+            Attempt(
+                r["attempt"],
+                bool(r["ok"]),
+                r["started_at"],
+                r["finished_at"],
+                r["error"],
+                r["logs"] or "",
+                r["log_chars"] or 0,
+            )
+            for r in rows
+        ]
+
+    @property
+    def logs(self) -> str:
+        """What the last attempt printed and logged ("" when it never ran here)."""
+        history = self.attempt_history
+        return history[-1].logs if history else ""
+
+    @property
+    def batches(self) -> list[dict[str, Any]]:
+        """A parallel-run step's mini-batches in order (id, items, items_failed, status,
+        attempts, duration, worker, error, reused); [] for any other step."""
+        if self.workspace is None:
+            return []
+        from .batch_reports import read_report
+
+        run_id = self.reused_from if self.reused and self.reused_from else self.run_id
+        return read_report(self.workspace.store, run_id, self.name)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description."""
@@ -90,7 +162,16 @@ class StepRun:
             "error": self.error,
             "metrics": self.metrics,
             "outputs": {k: v.to_dict() for k, v in self.outputs.items()},
+            "attempt_history": self._attempt_rows(),
         }
+
+    def _attempt_rows(self) -> list[dict[str, Any]]:
+        """The attempts without their logs (``runs logs`` prints those)."""
+        if self.workspace is None:
+            return []
+        rows = self.workspace.history.get_attempts(self.run_id, self.name, logs=False)
+        keep = ("attempt", "ok", "started_at", "finished_at", "error", "log_chars")
+        return [{k: (bool(r[k]) if k == "ok" else r[k]) for k in keep} for r in rows]
 
 
 class PipelineRun:
@@ -123,7 +204,11 @@ class PipelineRun:
     def refresh(self) -> PipelineRun:
         """Re-read the run from the database."""
         row = self.workspace.history.get_run(self.id)
-        assert row is not None
+        if row is None:  # forgotten meanwhile (gc by another process)
+            raise HeadraceError(
+                f"no run has the id {self.id!r} in workspace {self.workspace.root} any more "
+                "(`headrace gc` forgot it); list runs with `headrace runs list`"
+            )
         self._row = row
         self._steps: dict[str, StepRun] | None = None
         return self
@@ -147,6 +232,27 @@ class PipelineRun:
     def error(self) -> str | None:
         """Why the run as a whole stopped, when it did not complete normally."""
         return self._row["error"]
+
+    @property
+    def created_at(self) -> float:
+        """Unix time the run was recorded."""
+        return float(self._row["created_at"])
+
+    @property
+    def executor(self) -> str | None:
+        """The executor it ran on (local, dask, prefect)."""
+        return self._row["executor"]
+
+    @property
+    def source(self) -> str | None:
+        """``FILE.py:PIPELINE`` the pipeline was defined in, when known (``runs rerun`` uses it)."""
+        return self._row.get("source")
+
+    @property
+    def code(self) -> dict[str, Any] | None:
+        """The code context: git ``commit``, ``dirty``, ``repo``, and the ``snapshot`` artifact of
+        the pipeline's source ``files`` (None for runs recorded before headrace kept it)."""
+        return self._row.get("code")
 
     @property
     def started_at(self) -> float | None:
@@ -190,6 +296,8 @@ class PipelineRun:
                 traceback=r["traceback"],
                 metrics=summarize_metrics(metrics.get(r["step"], [])),
                 outputs=outputs.get(r["step"], {}),
+                run_id=self.id,
+                workspace=self.workspace,
             )
             for r in h.get_steps(self.id)
         }
@@ -237,6 +345,8 @@ class PipelineRun:
             "finished_at": r["finished_at"],
             "duration": self.duration,
             "error": self.error,
+            "source": self.source,
+            "code": self.code,
             "steps": {k: v.to_dict() for k, v in self.steps.items()},
             "outputs": {
                 k: v.to_dict() if isinstance(v, Artifact) else {"value": v}

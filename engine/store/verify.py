@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .artifacts import ArtifactRecord, ArtifactStore
-from .integrity import local_matches
+from .integrity import bytes_match, inline_bytes, local_matches
 from .workspace import Workspace
 
 
@@ -59,6 +59,8 @@ def verify_store(
 
 
 def _check(store: ArtifactStore, record: ArtifactRecord) -> str:
+    if (data := inline_bytes(record)) is not None:  # kept in its record
+        return "ok" if bytes_match(record, data) else "damaged"
     if store.is_local:
         path = Path(record.uri)
         if not path.exists() and not path.is_symlink():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import uuid
@@ -9,10 +10,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..errors import WorkspaceError
+from ..errors import HeadraceError, WorkspaceError
 from ..fingerprint.options import split_secrets
+from ..status import Status
 from .artifacts import ArtifactStore
 from .history import History
+from .runs import PipelineRun
+from .since import since_time
 
 DEFAULT_DIRNAME = ".headrace"
 ENV_HOME = "HEADRACE_HOME"
@@ -110,6 +114,43 @@ class Workspace:
         os.replace(tmp, path)
         return config
 
+    def runs(
+        self,
+        pipeline: str | None = None,
+        status: str | Status | None = None,
+        since: str | float | dt.datetime | dt.date | None = None,
+        limit: int | None = None,
+        schedule: str | None = None,
+    ) -> list[PipelineRun]:
+        """Recorded runs, newest first (like ``headrace runs list``).
+
+        Args:
+            pipeline: only runs of the pipeline with this name.
+            status: only runs with this status (Completed, Failed, Canceled, Running).
+            since: only runs created since then: a duration ago ("2h", "7d"), an ISO date or
+                date-time, a datetime, or a unix time.
+            limit: at most this many runs.
+            schedule: only runs the schedule with this name started.
+
+        Raises:
+            HeadraceError: an unknown status or an unreadable ``since``.
+        """
+        if status is not None:
+            status = parse_status(status)
+        start = since_time(since, "since=") if since is not None else None
+        rows = self.history.list_runs(
+            limit, pipeline, status=status, since=start, schedule=schedule
+        )
+        return [PipelineRun(self, r["id"]) for r in rows]
+
+    def run(self, run_id: str) -> PipelineRun:
+        """The recorded run ``run_id`` (a unique prefix is enough).
+
+        Raises:
+            HeadraceError: no run, or several, match the id.
+        """
+        return PipelineRun(self, run_id)
+
     def close(self) -> None:
         """Close the database connection."""
         self.history.close()
@@ -122,3 +163,15 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"<Workspace {self.root}>"
+
+
+def parse_status(value: str | Status, option: str = "status=") -> str:
+    """The run status named ``value`` in any case (an error, naming ``option``, lists them)."""
+    run_statuses = (Status.RUNNING, Status.COMPLETED, Status.FAILED, Status.CANCELED)
+    by_name = {s.value.lower(): s.value for s in run_statuses}
+    found = by_name.get(str(getattr(value, "value", value)).lower())
+    if found is None:
+        raise HeadraceError(
+            f"{option} {value!r} is not a run status; give one of {', '.join(by_name.values())}"
+        )
+    return found

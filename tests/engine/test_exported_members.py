@@ -27,6 +27,7 @@ PUBLIC = [
     "WorkspaceError",
     "component",
     "get_run_context",
+    "parallel_run",
     "pipeline",
 ]
 

@@ -128,3 +128,31 @@ def test_s3_endpoint_from_the_standard_env_var_and_missing_bucket(s3, ws, monkey
     assert made.trigger is not None and made.trigger.storage_options == {}  # nothing stored
     assert list(SchedulerStore(ws.history).cursor("env")) == ["s3://bucket/env/old.csv"]
     assert list(open_source(made.trigger).list()) == ["s3://bucket/env/old.csv"]
+
+
+def test_trigger_credentials_are_never_written_to_the_schedules_table(s3, ws, monkeypatch):
+    client, endpoint = s3
+    client.put_object(Bucket="bucket", Key="creds/a.csv", Body=b"a")
+    with pytest.raises(HeadraceError, match='"key": "env:VARIABLE"'):
+        Schedule.create(
+            "literal",
+            f"{PIPELINES}:on_files",
+            on_change="s3://bucket/creds",
+            storage_options={"endpoint_url": endpoint, "secret": "testing", "key": "testing"},
+            workspace=ws,
+        )
+    assert SchedulerStore(ws.history).schedule("literal") is None  # nothing half-made
+    monkeypatch.setenv("HR_TEST_S3_SECRET", "testing")
+    options = {"endpoint_url": endpoint, "key": "env:AWS_ACCESS_KEY_ID"}
+    options["secret"] = "env:HR_TEST_S3_SECRET"
+    made = Schedule.create(
+        "referenced",
+        f"{PIPELINES}:on_files",
+        on_change="s3://bucket/creds",
+        storage_options=options,
+        workspace=ws,
+    )
+    assert made.trigger is not None
+    assert list(open_source(made.trigger).list()) == ["s3://bucket/creds/a.csv"]  # resolved
+    stored = ws.history.query("SELECT * FROM schedules WHERE name='referenced'")[0]
+    assert "env:HR_TEST_S3_SECRET" in str(stored) and "'testing'" not in str(stored)

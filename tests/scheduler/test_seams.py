@@ -207,7 +207,8 @@ def test_scheduler_cli_uses_the_engine_console_and_its_escaping_fail(tmp_path):
         ],
     )
     assert done.exit_code == 2
-    assert "week_days=['Mondy'] is invalid" in done.stderr  # brackets printed, not read as markup
+    # brackets printed, not read as markup; the flag named, not the field
+    assert "--week-days ['Mondy'] is invalid" in done.stderr
 
 
 # --- guards over the scheduler's source ---------------------------------------------------

@@ -81,6 +81,10 @@ def test_failed_run_exits_1_with_the_user_traceback(tmp_path: Path) -> None:
 )
 def test_bad_input_gets_one_paragraph(tmp_path: Path, args: list[str], message: str) -> None:
     ws_args = ["--workspace", str(tmp_path / "ws")] if args[0] in ("run", "runs") else []
+    if args[0] == "runs":  # read-only commands need a workspace that exists
+        from headrace.engine import Workspace
+
+        Workspace(tmp_path / "ws").close()
     proc = headrace(*args, *ws_args)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr

@@ -69,7 +69,7 @@ def test_a_cache_entry_with_every_output_present_is_served(ws: Workspace) -> Non
 
 
 def _gone(ws: Workspace) -> tuple[tuple[str, ArtifactRecord], ...]:
-    rec = ws.store.write(99.0, "parameter")
+    rec = ws.store.write([99.0] * 300, "parameter")  # past INLINE_MAX: stored as a file
     Path(rec.uri).unlink()
     return (("output", rec),)
 

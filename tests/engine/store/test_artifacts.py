@@ -42,7 +42,11 @@ def test_missing_path_and_deleted_artifact(tmp_path: Path) -> None:
     store = ArtifactStore(str(tmp_path / "a"))
     with pytest.raises(ArtifactError, match="the returned path .*does not exist"):
         store.write(tmp_path / "nope", PATH)
-    rec = store.write(3, PARAMETER)
+    small = store.write(3, PARAMETER)
+    assert small.uri.startswith("inline:") and store.delete(small) == 0  # kept in its record
+    assert store.exists(small) and store.load(small) == 3
+    assert store.local_path(small).read_text() == "3"  # written out when a file is wanted
+    rec = store.write("x" * 2000, PARAMETER)  # past INLINE_MAX: a file
     store.delete(rec)
     assert not store.exists(rec)
     with pytest.raises(ArtifactError, match="is missing from the store"):

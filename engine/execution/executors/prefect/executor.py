@@ -16,15 +16,18 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ....errors import StepFailedError
 from ....status import Status
+from ...capture import Sink
 from ...task import StepResult, StepTask
-from ...worker import execute
+from ...worker import attempt
 from ..base import RunInfo, infrastructure_failure
-from ..shipping import dumps, run_pickled
+from ..shipping import dumps, loads
 
 T = TypeVar("T")
 log = logging.getLogger("headrace.prefect")
@@ -58,7 +61,7 @@ def _step_body(
     outbox: str | None = None,
 ) -> Any:
     """The Prefect task: run one attempt (or just report a reused/skipped step) and say how it went."""
-    from prefect.states import Cancelled, Completed, Failed
+    from prefect.states import Cancelled, Completed
 
     if note is not None:
         kind, message = note
@@ -67,7 +70,9 @@ def _step_body(
             if kind == "reused"
             else (Cancelled(name="Skipped", message=message))
         )
-    result = execute(payload) if isinstance(payload, StepTask) else run_pickled(payload)
+    task = payload if isinstance(payload, StepTask) else loads(payload)[0]
+    task = replace(task, echo_logs=False)  # Prefect's console shows the task-run logs
+    result, error = attempt(task, _task_run_sink())
     if outbox is not None:
         _deliver(outbox, result)
     if result.metrics:
@@ -80,7 +85,27 @@ def _step_body(
         )
     if result.ok:
         return Completed(data=result)
-    return Failed(message=f"{result.error_type}: {result.error}", data=result)
+    # Raised, so Prefect logs the user's formatted traceback (the cause) with the failure.
+    failed = StepFailedError(
+        step, task.component.name, result.error_type, result.error, result.traceback
+    )
+    failed.result = result  # type: ignore[attr-defined]  # how a task run elsewhere hands it back
+    raise failed from error
+
+
+def _task_run_sink() -> Sink | None:
+    """What a step prints and logs, sent to the task run's logs (as ``log_prints`` does)."""
+    from prefect.logging import get_run_logger
+
+    try:
+        logger = get_run_logger()
+    except Exception:  # no task run context: nothing to send to
+        return None
+
+    def sink(stream: str, line: str, level: int) -> None:
+        logger.log(level, line)
+
+    return sink
 
 
 def _send_summary(**artifact: str) -> None:
@@ -300,6 +325,7 @@ class PrefectExecutor:
             return
         try:
             result = prefect_future.result(raise_on_failure=False)
+            result = getattr(result, "result", result)  # a StepFailedError carries it
             if not isinstance(result, StepResult):
                 raise TypeError(f"the task run ended {prefect_future.state!r}") from (
                     result if isinstance(result, BaseException) else None

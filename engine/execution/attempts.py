@@ -1,0 +1,50 @@
+"""Each step attempt's record and log: a live spool file while it runs, a history row after."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from ..store.spools import LOGS_DIR, remove_run_folder, spool_path, tail
+from .capture import LOG_LIMIT
+from .task import StepResult
+
+
+class AttemptRecorder:
+    """Names the spool file of each attempt and turns finished attempts into history rows.
+
+    Args:
+        workspace: the workspace folder (attempts on this machine spool under it).
+        run_id: the run.
+    """
+
+    def __init__(self, workspace: Path, run_id: str):
+        self.workspace = Path(workspace)
+        self.run_id = run_id
+        self.folder = self.workspace / LOGS_DIR / run_id
+        with contextlib.suppress(OSError):  # no spool (no --follow) rather than no run
+            self.folder.mkdir(parents=True, exist_ok=True)
+
+    def spool(self, step: str, attempt: int) -> str:
+        """The spool file of ``step``'s attempt ``attempt``."""
+        return str(spool_path(self.workspace, self.run_id, step, attempt))
+
+    def record(self, result: StepResult) -> tuple[Any, ...]:
+        """The arguments of ``record_attempt_op`` for a finished attempt; drops its spool.
+
+        An attempt whose worker died returns no log: what it spooled before is kept instead.
+        """
+        path = Path(self.spool(result.step, result.attempt))
+        logs, chars = result.logs, result.log_chars
+        if not logs and path.exists():
+            logs, chars = tail(path, LOG_LIMIT)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        error = f"{result.error_type}: {result.error}" if not result.ok else None
+        times = (result.started_at, result.finished_at)
+        return (self.run_id, result.step, result.attempt, result.ok, times, error, logs, chars)
+
+    def close(self) -> None:
+        """Remove the run's spool folder once no attempt spools there."""
+        remove_run_folder(self.workspace, self.run_id)

@@ -1,0 +1,112 @@
+"""A run's code context: where its pipeline is defined, the git commit, and a source snapshot.
+
+Like an Azure ML snapshot, the files defining the pipeline and its components (the user's
+own code, not libraries) are stored in the artifact store as one folder, by content, so the
+code of any run can be read back whatever happened to the working tree since.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..fingerprint.modkind import module_kind
+from ..types import PATH
+
+if TYPE_CHECKING:
+    from ..definitions.pipeline import Pipeline
+    from ..store.artifacts import ArtifactStore
+
+GIT_TIMEOUT = 5.0
+
+
+def provenance(pipeline: Pipeline, store: ArtifactStore) -> dict[str, Any]:
+    """``source`` (``FILE.py:NAME``), ``code`` (git and snapshot) and the ``snapshot`` record.
+
+    Never fails a run: what cannot be found is left out, with the reason under ``code``.
+    """
+    files = source_files(pipeline)
+    out: dict[str, Any] = {}
+    if files:
+        out["source"] = f"{files[0]}:{pipeline.name}"
+    code: dict[str, Any] = {}
+    try:
+        code.update(git_state(files[0].parent) if files else {})
+        root = Path(code["repo"]) if code.get("repo") else _common_parent(files)
+        if files:
+            record = snapshot(files, root, store)
+            out["snapshot"] = record
+            code["snapshot"] = record.fingerprint
+            code["files"] = [_relative(f, root) for f in files]
+    except Exception as exc:  # the run matters more than its snapshot
+        code["error"] = f"{type(exc).__name__}: {exc}"
+    out["code"] = code
+    return out
+
+
+def source_files(pipeline: Pipeline) -> list[Path]:
+    """The user's files defining the pipeline and its components (pipeline's first)."""
+    fns = [pipeline.fn, *(s.component.fn for s in pipeline.definition.steps.values())]
+    found: dict[Path, None] = {}
+    for fn in fns:
+        module = getattr(fn, "__module__", None) or ""
+        if module_kind(module) != "user" and not module.startswith("headrace_user_"):
+            continue
+        try:
+            path = inspect.getsourcefile(fn)
+        except TypeError:
+            continue
+        if path and os.path.isfile(path):
+            found[Path(path).resolve()] = None
+    return list(found)
+
+
+def git_state(folder: Path) -> dict[str, Any]:
+    """``repo``, ``commit`` and ``dirty`` (uncommitted changes to tracked files) of the git
+    working tree holding ``folder``; {} outside one or without git."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(folder), *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    try:
+        repo, commit = git("rev-parse", "--show-toplevel", "HEAD").splitlines()
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, ValueError, subprocess.SubprocessError):  # no git, no repo, no commit
+        return {}
+    return {"repo": repo, "commit": commit, "dirty": dirty}
+
+
+def snapshot(files: list[Path], root: Path, store: ArtifactStore) -> Any:
+    """Store ``files`` (paths kept relative to ``root``) as one folder artifact; its record."""
+    folder = Path(tempfile.mkdtemp(prefix="headrace-snapshot-"))
+    try:
+        for f in files:
+            target = folder / _relative(f, root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, target)
+        return store.write(folder, PATH, Path, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return path.name
+
+
+def _common_parent(files: list[Path]) -> Path:
+    return Path(os.path.commonpath([str(f.parent) for f in files])) if files else Path.cwd()

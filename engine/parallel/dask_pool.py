@@ -1,0 +1,107 @@
+"""The Dask pool of a parallel-run step: mini-batches go to the cluster's worker processes.
+
+Used when the step itself runs on the dask executor. Each worker process starts one session
+(one init()) per step; results are committed to the shared artifact store where they are
+scored. One mini-batch per worker is in flight at a time, so a mini-batch with no result
+``run_invocation_timeout`` (plus a few seconds of transfer) after it was sent is given up:
+counted as a failed attempt and tried again. Python cannot interrupt the running call, so
+that worker stays busy until run() returns; a worker process that dies is Dask's to
+replace, and its mini-batch counts a failed attempt.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ParallelRunError
+from ..execution.executors.dask_fanout import Fanout
+from .remote import process_remote
+from .worker import Outcome, Setup, Task
+
+TICK = 0.5
+SLACK = 5.0  # seconds of transfer and scheduling allowed beyond run_invocation_timeout
+
+
+class DaskPool:
+    """``submit(task)`` and ``outcomes()`` like the local pool, on the current Dask cluster.
+
+    Args:
+        setup: what every worker session starts with.
+        size: at most this many mini-batches in flight (default: the cluster's workers).
+        timeout: seconds one attempt may take.
+        where: how messages name the step.
+    """
+
+    def __init__(self, setup: Setup, size: int, timeout: float, where: str):
+        self.fanout = Fanout(process_remote, pickle.dumps(setup))
+        self.size, self.timeout, self.where = size, timeout, where
+        self.label = setup.entry.label
+        self.pending: deque[Task] = deque()
+
+    def __enter__(self) -> DaskPool:
+        self.fanout.__enter__()
+        self.size = self.fanout.workers  # one mini-batch per worker process at a time
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.fanout.__exit__(*exc)
+
+    def submit(self, task: Task, first: bool = False) -> None:
+        """Queue an attempt (``first``: ahead of the others)."""
+        if first:
+            self.pending.appendleft(task)
+        else:
+            self.pending.append(task)
+
+    def outcomes(self) -> Iterator[Outcome | None]:
+        """Each attempt's outcome as it finishes; None now and then (progress)."""
+        self._fill()
+        while self.fanout.futures or self.pending:
+            for done in self.fanout.completed(TICK):
+                if done is None:
+                    yield from self._expire()
+                    yield None
+                else:
+                    yield self._outcome(*done)
+                self._fill()
+                if not self.fanout.futures and not self.pending:
+                    break
+
+    def _fill(self) -> None:
+        while self.pending and len(self.fanout.futures) < self.size:
+            self.fanout.submit(self.pending.popleft())
+
+    def _outcome(self, task: Task, result: Any, error: BaseException | None) -> Outcome:
+        if error is not None:
+            return Outcome(
+                task.batch,
+                task.attempt,
+                "failed",
+                task.key,
+                error=f"WorkerDied: the Dask task scoring this mini-batch failed "
+                f"({type(error).__name__}: {error}); a worker may have died",
+            )
+        if result.status == "init_failed":
+            raise ParallelRunError(
+                f"{self.where}: init() of the entry {self.label} raised {result.error} on a "
+                f"Dask worker; the step stopped (fix init(), then run again). The entry's "
+                f"traceback:\n{result.traceback}"
+            )
+        return result
+
+    def _expire(self) -> Iterator[Outcome]:
+        for task, age in self.fanout.running():
+            if age > self.timeout + SLACK:
+                self.fanout.abandon(task)
+                yield Outcome(
+                    task.batch,
+                    task.attempt,
+                    "failed",
+                    task.key,
+                    error=f"TimeoutError: no result within run_invocation_timeout="
+                    f"{self.timeout:g}s (+{SLACK:g}s transfer) on the Dask cluster; the mini-batch "
+                    "was given up (its worker stays busy until run() returns)",
+                )

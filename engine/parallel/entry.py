@@ -1,0 +1,284 @@
+"""The entry script of a parallel-run step: where it is, checking it, loading it, fingerprinting it.
+
+An entry is Azure's contract (a module with ``init(...)``, ``run(mini_batch)`` and optional
+``shutdown()``) or a class (``__init__(...)`` loads, ``__call__(mini_batch)`` scores). It is
+named by a ``.py`` file, a dotted module name, a module object or a class.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FILE, MODULE, CLASS = "file", "module", "class"
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    """A picklable reference to an entry.
+
+    Attributes:
+        kind: "file", "module" or "class".
+        path: the ``.py`` file (kind "file").
+        module: the dotted module name (kinds "module" and "class").
+        qualname: the class's qualified name (kind "class").
+        by_value: the class pickled by value when its module cannot be imported elsewhere.
+    """
+
+    kind: str
+    path: str = ""
+    module: str = ""
+    qualname: str = ""
+    by_value: bytes = b""
+
+    @property
+    def label(self) -> str:
+        """How messages name the entry."""
+        if self.kind == FILE:
+            return self.path
+        return f"{self.module}.{self.qualname}" if self.kind == CLASS else self.module
+
+
+def resolve_entry(where: str, entry: Any, base_dir: Path) -> tuple[EntryRef | None, list[str]]:
+    """The reference for ``entry`` and the problems found with it (at pipeline build time).
+
+    Args:
+        where: how messages name the step.
+        entry: a ``.py`` path (relative to ``base_dir``), a dotted module name, a module or a class.
+        base_dir: the folder of the file that called ``parallel_run``.
+    """
+    if isinstance(entry, type):
+        return _class_ref(where, entry)
+    if isinstance(entry, types.ModuleType):
+        return _module_ref(where, entry)
+    if isinstance(entry, (str, os.PathLike)) and str(entry).endswith(".py"):
+        return _file_ref(where, Path(entry), base_dir)
+    if isinstance(entry, str) and entry:
+        try:
+            module = importlib.import_module(entry)
+        except ImportError as exc:
+            return None, [
+                f"{where}, argument entry={entry!r}: the module cannot be imported ({exc}); "
+                "give a .py file, or a dotted module name that is importable here"
+            ]
+        return _module_ref(where, module)
+    return None, [
+        f"{where}, argument entry={entry!r}: give a .py file, a dotted module name, "
+        "a module or a class"
+    ]
+
+
+def _file_ref(where: str, path: Path, base_dir: Path) -> tuple[EntryRef | None, list[str]]:
+    full = (path if path.is_absolute() else base_dir / path).resolve()
+    if not full.is_file():
+        return None, [
+            f"{where}, argument entry={str(path)!r}: the file {str(full)!r} does not exist; "
+            "give a path relative to the file that defines the step, or an absolute one"
+        ]
+    try:
+        tree = ast.parse(full.read_text(), str(full))
+    except SyntaxError as exc:
+        return None, [f"{where}, argument entry={str(path)!r}: {exc}; fix the entry script"]
+    names = _top_level_names(tree)
+    if "run" not in names:
+        return None, [
+            f"{where}, argument entry={str(path)!r}: the entry defines no run(mini_batch); "
+            "add `def run(mini_batch):` returning one result per item (and optionally "
+            "init() and shutdown())"
+        ]
+    return EntryRef(FILE, path=str(full)), []
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def _module_ref(where: str, module: types.ModuleType) -> tuple[EntryRef | None, list[str]]:
+    if not callable(getattr(module, "run", None)):
+        return None, [
+            f"{where}, argument entry={module.__name__!r}: the module defines no "
+            "run(mini_batch); add `def run(mini_batch):` returning one result per item"
+        ]
+    name = module.__name__
+    if name == "__main__":
+        path = getattr(module, "__file__", None)
+        if path is None:
+            return None, [
+                f"{where}, argument entry: a module without a file cannot be loaded by the "
+                "worker processes; put the entry in a .py file"
+            ]
+        return EntryRef(FILE, path=str(Path(path).resolve())), []
+    return EntryRef(MODULE, module=name), []
+
+
+def _class_ref(where: str, cls: type) -> tuple[EntryRef | None, list[str]]:
+    if not any("__call__" in vars(k) for k in cls.__mro__ if k is not object):
+        return None, [
+            f"{where}, argument entry={cls.__qualname__}: the class has no "
+            "__call__(self, mini_batch); add one returning one result per item"
+        ]
+    module = sys.modules.get(cls.__module__)
+    importable = (
+        module is not None
+        and cls.__module__ != "__main__"
+        and "<locals>" not in cls.__qualname__
+        and getattr(module, "__file__", None) is not None
+    )
+    if importable:
+        return EntryRef(CLASS, module=cls.__module__, qualname=cls.__qualname__), []
+    import cloudpickle
+
+    return EntryRef(
+        CLASS, module=cls.__module__, qualname=cls.__qualname__, by_value=cloudpickle.dumps(cls)
+    ), []
+
+
+def load_entry(ref: EntryRef) -> Any:
+    """The module or class ``ref`` names, loaded in this process."""
+    if ref.kind == FILE:
+        return _load_file(ref.path)
+    if ref.kind == MODULE:
+        return importlib.import_module(ref.module)
+    if ref.by_value:
+        import pickle
+
+        return pickle.loads(ref.by_value)
+    obj: Any = importlib.import_module(ref.module)
+    for part in ref.qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _load_file(path: str) -> types.ModuleType:
+    """Execute an entry file as a fresh module (its folder first on sys.path, for its helpers)."""
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = f"headrace_entry_{Path(path).stem}_{abs(hash(path)) % 10**8}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # fingerprints read a module's source through sys.modules
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+_FILE_FPS: dict[tuple[str, int, int], str] = {}
+
+
+def entry_fingerprint(ref: EntryRef) -> str:
+    """The code fingerprint of the entry (its functions or class, helpers, constants, libraries).
+
+    A file entry is loaded afresh when the file changed since it was last fingerprinted here.
+    """
+    if ref.kind == FILE:
+        st = os.stat(ref.path)
+        key = (ref.path, st.st_mtime_ns, st.st_size)
+        if key not in _FILE_FPS:
+            _FILE_FPS[key] = _fingerprint_loaded(_load_file(ref.path))
+        return _FILE_FPS[key]
+    return _fingerprint_loaded(load_entry(ref))
+
+
+def _fingerprint_loaded(entry: Any) -> str:
+    from ..fingerprint.digest import combine
+    from ..fingerprint.keys import code_fingerprint
+
+    if isinstance(entry, type):
+        return combine(b"headrace.parallel-entry.v1\0", [("class", code_fingerprint(entry))])
+    parts = [
+        (name, code_fingerprint(fn))
+        for name in ("init", "run", "shutdown")
+        if callable(fn := getattr(entry, name, None))
+    ]
+    return combine(b"headrace.parallel-entry.v1\0", parts)
+
+
+@dataclass
+class Scorer:
+    """A loaded entry, normalized: ``score(mini_batch)`` and ``close()``.
+
+    Attributes:
+        score: ``run`` of a module entry, or the instance of a class entry.
+        close: ``shutdown`` of a module entry (or the instance's ``shutdown``), or a no-op.
+    """
+
+    score: Callable[[Any], Any]
+    close: Callable[[], Any]
+
+
+def start_entry(entry: Any, side: dict[str, Any], label: str) -> Scorer:
+    """Call ``init``/``__init__`` with the side inputs it names; return the scorer.
+
+    Raises:
+        TypeError: ``init`` asks for an argument that is neither a side input nor defaulted.
+    """
+    if isinstance(entry, type):
+        instance = entry(**_named(entry, side, label))  # the class's signature is __init__'s
+        close = getattr(instance, "shutdown", None)
+        return Scorer(instance, close if callable(close) else _nothing)
+    init = getattr(entry, "init", None)
+    if callable(init):
+        init(**_named(init, side, label))
+    shutdown = getattr(entry, "shutdown", None)
+    return Scorer(entry.run, shutdown if callable(shutdown) else _nothing)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _named(fn: Callable[..., Any], side: dict[str, Any], label: str) -> dict[str, Any]:
+    params = list(inspect.signature(fn).parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return dict(side)
+    given = {p.name: side[p.name] for p in params if p.name in side}
+    missing = [
+        p.name
+        for p in params
+        if p.name not in side
+        and p.default is p.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        and p.name not in ("args", "kwargs")
+    ]
+    if missing and not (len(params) == 1 and params[0].kind is params[0].VAR_POSITIONAL):
+        raise TypeError(
+            f"the entry {label} asks for {', '.join(map(repr, missing))} in its "
+            f"init/__init__, but the step has no such side input (it has: "
+            f"{', '.join(side) or 'none'}); pass it to the step, e.g. {missing[0]}=..."
+        )
+    return given
+
+
+@contextlib.contextmanager
+def argv(program: str, arguments: tuple[str, ...]) -> Iterator[None]:
+    """``sys.argv`` as an Azure entry script sees it (``[program, *arguments]``), then restored."""
+    saved = sys.argv
+    sys.argv = [program, *map(str, arguments)]
+    try:
+        yield
+    finally:
+        sys.argv = saved

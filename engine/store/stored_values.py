@@ -1,0 +1,85 @@
+"""Large parameter values, stored once: a run's params refer to a shared row by digest.
+
+A 50 MB parameter used to be copied into every run's row, and the views read it all back.
+Values whose JSON passes :data:`LARGE` bytes go into ``stored_values`` (keyed by their
+digest, so equal values share one row); the run keeps a small reference. Reading one run
+expands the references; listings show placeholders that name the type and size.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from ..fingerprint.digest import hash_bytes
+
+LARGE = 64 * 1024
+"""A parameter value whose JSON is longer than this is stored once, by digest."""
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS stored_values "
+    "(digest TEXT PRIMARY KEY, json TEXT NOT NULL, size INTEGER NOT NULL)"
+)
+_MARK = "__headrace_stored_value__"
+
+
+class StoredValue(NamedTuple):
+    """A large parameter value not loaded (in listings).
+
+    Attributes:
+        digest: its key in ``stored_values``.
+        size: the length of its JSON.
+        type_name: the type it had.
+    """
+
+    digest: str
+    size: int
+    type_name: str
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} of {self.size / 1e6:.1f} MB>"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+
+def params_json(c: sqlite3.Connection, params: Mapping[str, Any]) -> str:
+    """The params as JSON, large values stored once in ``stored_values`` (inside ``c``'s
+    transaction)."""
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        text = json.dumps(value, default=str)
+        if len(text) <= LARGE:
+            out[name] = value
+            continue
+        data = text.encode()
+        digest = hash_bytes(data)
+        c.execute("INSERT OR IGNORE INTO stored_values VALUES (?,?,?)", (digest, text, len(data)))
+        out[name] = {_MARK: digest, "size": len(data), "type": type(value).__name__}
+    return json.dumps(out, default=str)
+
+
+def decode_params(text: str, fetch: Callable[[str], str | None] | None = None) -> dict[str, Any]:
+    """Params JSON back to values: references loaded through ``fetch(digest)``, or left as
+    :class:`StoredValue` placeholders without it."""
+    params = json.loads(text)
+    for name, value in params.items():
+        if isinstance(value, dict) and _MARK in value:
+            found = fetch(value[_MARK]) if fetch is not None else None
+            params[name] = (
+                json.loads(found)
+                if found is not None
+                else StoredValue(value[_MARK], value["size"], value["type"])
+            )
+    return params
+
+
+def forget_unused(c: sqlite3.Connection) -> int:
+    """Delete stored values no run refers to any more (gc); returns how many."""
+    cur = c.execute(
+        "DELETE FROM stored_values WHERE NOT EXISTS "
+        "(SELECT 1 FROM runs WHERE instr(runs.params, stored_values.digest) > 0)"
+    )
+    return cur.rowcount

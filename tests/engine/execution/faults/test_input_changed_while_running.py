@@ -1,0 +1,75 @@
+"""An input overwritten while its step runs is never cached under the content it had before.
+
+The step fingerprinted data.csv (v1), then read it after it was overwritten with v2, and the
+result (v2's answer) was cached under v1's key: restoring v1 then reused v2's answer.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from headrace.engine import Workspace
+
+FLOW = """
+import time
+from pathlib import Path
+
+from headrace.engine import component, pipeline
+
+
+@component
+def total(data: Path) -> int:
+    (data.parent / "started").touch()
+    while not (data.parent / "go").exists():
+        time.sleep(0.01)
+    return sum(int(x) for x in data.read_text().split(","))
+
+
+@pipeline(name="changing")
+def flow(data: Path):
+    return {"total": total(data=data)}
+"""
+
+
+def _run(tmp_path: Path, ws: Path) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "headrace.engine.cli", "run", str(tmp_path / "flow.py"),
+           "--param", f"data={tmp_path / 'in' / 'data.csv'}", "-w", str(ws), "-q"]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_an_input_changed_during_its_step_is_not_cached_under_its_old_content(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "flow.py").write_text(FLOW)
+    data = tmp_path / "in" / "data.csv"
+    data.parent.mkdir()
+    data.write_text("1,2,3")
+    os.utime(data, (1_600_000_000, 1_600_000_000))
+    ws = tmp_path / "ws"
+    proc = _run(tmp_path, ws)
+    deadline = time.time() + 60
+    while not (data.parent / "started").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.01)
+    data.write_text("4,5,6")  # v2, while the step waits to read
+    (data.parent / "go").touch()
+    assert proc.wait(timeout=60) == 0, proc.communicate()
+    with Workspace(ws) as w:
+        (first,) = w.runs(pipeline="changing")
+        step = first.steps["total"]
+        assert first.outputs["total"].load() == 15  # what it read: v2
+        assert "input 'data' changed while the step ran" in step.reason
+    data.write_text("1,2,3")  # v1 again, at v1's mtime: its fingerprint is v1's
+    os.utime(data, (1_600_000_000, 1_600_000_000))
+    assert _run(tmp_path, ws).wait(timeout=60) == 0
+    with Workspace(ws) as w:
+        second = w.runs(pipeline="changing")[0]
+        assert not second.steps["total"].reused, second.steps["total"].reason
+        assert second.outputs["total"].load() == 6

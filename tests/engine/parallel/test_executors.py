@@ -1,0 +1,60 @@
+"""The parallel-run step on the other executors: local processes and a real Dask LocalCluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from headrace.engine import Workspace, parallel_run, pipeline
+from headrace.engine.execution.executors import make_executor
+from tests.engine.parallel.pipelines import ENTRIES, calls, write_files
+
+pids = parallel_run(entry=ENTRIES / "pids.py", name="pids", mini_batch_size=2)
+
+
+@pipeline(name="pids")
+def by_pid(folder: Path, counter: str):
+    return {"results": pids(data=folder, counter=counter).outputs.results}
+
+
+def _inits(counter: Path) -> list[str]:
+    return [p.name.split("-")[1] for p in counter.glob("init-*")]
+
+
+@pytest.mark.slow
+def test_dask_workers_score_mini_batches_with_init_once_per_worker(
+    ws: Workspace, tmp_path: Path, dask_client
+) -> None:
+    folder, counter = tmp_path / "in", tmp_path / "counter"
+    names = [f"f{i:02d}" for i in range(16)]
+    write_files(folder, names)
+    params = {"folder": str(folder), "counter": str(counter)}
+    executor = make_executor("dask", client=dask_client)
+    run = by_pid.submit(params=params, workspace=ws, executor=executor).raise_for_status()
+    results = run.outputs["results"].load()
+    assert results["file"].tolist() == names
+    worker_pids = {str(p) for p in dask_client.run(lambda: __import__("os").getpid()).values()}
+    inits = _inits(counter)
+    assert len(inits) == len(set(inits))  # one init() per worker process
+    assert set(inits) <= worker_pids and {str(p) for p in results["pid"]} <= set(inits)
+    assert len(calls(counter)) == 8
+    assert {b["worker"].rsplit(":", 1)[-1] for b in run.steps["pids"].batches} <= set(inits)
+    # results were committed to the shared store: two new files score only their batch
+    write_files(folder, ["g00", "g01"])
+    again = by_pid.submit(params=params, workspace=ws, executor=executor).raise_for_status()
+    assert again.steps["pids"].metrics["mini_batches_reused"] == 8
+    assert len(again.outputs["results"].load()) == 18
+    assert len(calls(counter)) == 9
+
+
+@pytest.mark.slow
+def test_local_processes_executor(ws: Workspace, tmp_path: Path) -> None:
+    folder, counter = tmp_path / "in", tmp_path / "counter"
+    write_files(folder, ["a", "b", "c"])
+    run = by_pid.submit(
+        params={"folder": str(folder), "counter": str(counter)},
+        workspace=ws,
+        executor="local-processes",
+    )
+    assert run.raise_for_status().outputs["results"].load()["file"].tolist() == ["a", "b", "c"]

@@ -1,0 +1,44 @@
+"""A large parameter value is stored once, not copied into every run, and views stay short.
+
+A 50 MB parameter was copied into every run's row, and ``runs show`` printed all of it (49 s).
+"""
+
+from __future__ import annotations
+
+from headrace.engine import Workspace, component, pipeline
+from headrace.engine.store.gc import collect
+from headrace.engine.store.stored_values import LARGE, StoredValue
+
+
+@component
+def count(text: str) -> int:
+    return len(text)
+
+
+@pipeline(name="large-param")
+def flow(text: str = ""):
+    return {"n": count(text=text)}
+
+
+def _stored(ws: Workspace) -> int:
+    return ws.history.query("SELECT count(*) AS n FROM stored_values")[0]["n"]
+
+
+def test_a_large_value_is_stored_once_and_read_back_whole(ws: Workspace) -> None:
+    text = "x" * (3 * LARGE)
+    runs = [flow.submit(params={"text": text}, workspace=ws) for _ in range(3)]
+    assert _stored(ws) == 1
+    rows = ws.history.query("SELECT params FROM runs")
+    assert all(len(r["params"]) < 300 for r in rows)  # a reference, not the value
+    assert all(ws.run(r.id).params["text"] == text for r in runs)
+    listed = ws.history.list_runs()[0]["params"]["text"]
+    assert isinstance(listed, StoredValue) and str(listed) == "<str of 0.2 MB>"
+    small = flow.submit(params={"text": "short"}, workspace=ws)
+    assert ws.run(small.id).params == {"text": "short"} and _stored(ws) == 1
+
+
+def test_gc_forgets_a_stored_value_with_the_last_run_using_it(ws: Workspace) -> None:
+    flow.submit(params={"text": "y" * (2 * LARGE)}, workspace=ws)
+    flow.submit(params={"text": "z"}, workspace=ws)
+    collect(ws, keep_last=1)
+    assert _stored(ws) == 0
