@@ -54,6 +54,8 @@ def daemon(
         _detach(ws.root, tick, stop_grace)
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for name in ("httpx", "httpcore"):  # the Prefect mirror's requests, one line each
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         runner = Daemon(ws, tick=tick, stop_grace=stop_grace)
         runner.run_once() if once else runner.serve(log_file)

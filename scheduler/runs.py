@@ -268,6 +268,9 @@ class Runs:
         except RunExistsError:
             return
         self.history.update_run(firing.run_id, finished_at=now, error=NOT_STARTED + why)
+        from headrace.engine.cli.console import report_recorded_run  # typer, rich: on demand
+
+        report_recorded_run(self.ws, firing.run_id)  # a Failed flow run in the Prefect UI too
 
     def _tail(self, run_id: str) -> str:
         """The last line of the run's log, to say why it did not start ("" when empty)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -265,3 +266,14 @@ def print_failures(result: PipelineRun) -> None:
                 f"[bold red]step {escape(repr(s.name))} failed[/] (component {escape(s.component)}):"
             )
             err.print(s.traceback or s.error, highlight=False, markup=False)
+
+
+def report_recorded_run(ws: Workspace, run_id: str) -> None:
+    """Show a run that was recorded without running (a scheduled firing that never started) in
+    the Prefect UI, when the workspace's server or PREFECT_API_URL answers; never raises."""
+    from ..execution.executors.prefect.mirror import mirror_recorded
+
+    try:
+        mirror_recorded(ws, run_id)
+    except Exception as exc:  # the Prefect UI is a view: the daemon goes on without it
+        logging.getLogger("headrace.prefect.mirror").debug("not mirrored: %r", exc)

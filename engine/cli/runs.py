@@ -82,9 +82,16 @@ def runs_show(
     params = ", ".join(f"{k}={short_text(v)}" for k, v in result.params.items())
     out.print(f"pipeline {result.pipeline}  params {params or '(none)'}", highlight=False)
     out.print(f"code {code_text(result.code)}", highlight=False)
-    if result.error:
-        out.print(f"error {result.error}", highlight=False, markup=False)
-    out.print(steps_table(result))
+    if result.tags:
+        tags = ", ".join(f"{k} {v}" for k, v in result.tags.items())
+        out.print(f"tags {tags}", highlight=False, markup=False)
+    if result.error:  # why the run as a whole stopped (a firing that never started, ...)
+        out.print(f"error {result.error}", style="red", highlight=False, markup=False)
+    if result.steps:
+        out.print(steps_table(result))
+    else:
+        head = f"run {result.id} — {result.pipeline}: {result.status}; no step ran"
+        out.print(head, highlight=False, markup=False)
     attempts = attempt_lines(result)
     if attempts:
         out.print("attempts:")

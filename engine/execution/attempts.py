@@ -23,12 +23,15 @@ class AttemptRecorder:
         self.workspace = Path(workspace)
         self.run_id = run_id
         self.folder = self.workspace / LOGS_DIR / run_id
+        self._names: dict[str, str] = {}
         with contextlib.suppress(OSError):  # no spool (no --follow) rather than no run
             self.folder.mkdir(parents=True, exist_ok=True)
 
     def spool(self, step: str, attempt: int) -> str:
         """The spool file of ``step``'s attempt ``attempt``."""
-        return str(spool_path(self.workspace, self.run_id, step, attempt))
+        if step not in self._names:  # a string per step: this runs once per attempt
+            self._names[step] = str(spool_path(self.workspace, self.run_id, step, 0))[:-5]
+        return f"{self._names[step]}{attempt}.log"
 
     def record(self, result: StepResult) -> tuple[Any, ...]:
         """The arguments of ``record_attempt_op`` for a finished attempt; drops its spool.
@@ -37,10 +40,11 @@ class AttemptRecorder:
         """
         path = Path(self.spool(result.step, result.attempt))
         logs, chars = result.logs, result.log_chars
-        if not logs and path.exists():
+        if not logs and not result.ok:  # a worker that died spooled what it printed
             logs, chars = tail(path, LOG_LIMIT)
-        with contextlib.suppress(OSError):
-            path.unlink()
+        if logs:  # an attempt that printed nothing never made a spool file
+            with contextlib.suppress(OSError):
+                path.unlink()
         error = f"{result.error_type}: {result.error}" if not result.ok else None
         times = (result.started_at, result.finished_at)
         return (self.run_id, result.step, result.attempt, result.ok, times, error, logs, chars)

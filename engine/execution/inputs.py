@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ParameterError
 from ..fingerprint.digest import domain_hasher, update_str
+from ..fingerprint.files import folder_tree
 from ..fingerprint.keys import code_fingerprint, fingerprint_input, fingerprint_value
 from ..types import PARAMETER, PATH, PATHS
 from .reuse import Ingredients
@@ -108,11 +109,17 @@ def _mark(hasher: Any, path: str) -> None:
         update_str(hasher, f"error {exc.errno}")
         return
     update_str(hasher, repr((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)))
-    if stat.S_ISDIR(st.st_mode):
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                _mark(hasher, os.path.join(root, name))
+    if stat.S_ISDIR(st.st_mode):  # walked as its fingerprint walks it: links followed
+        try:
+            tree = folder_tree(path)
+        except (OSError, ValueError) as exc:
+            update_str(hasher, f"error {exc}")
+            return
+        for name in sorted(tree.dirs):
+            update_str(hasher, f"dir {name}")
+        for name in sorted(tree.files):
+            f = tree.files[name][1]
+            update_str(hasher, repr((name, f.st_size, f.st_mtime_ns, f.st_ctime_ns, f.st_ino)))
 
 
 def _short(value: Any) -> str:

@@ -7,13 +7,14 @@ code of any run can be read back whatever happened to the working tree since.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..fingerprint.modkind import module_kind
 from ..types import PATH
@@ -25,8 +26,23 @@ if TYPE_CHECKING:
 GIT_TIMEOUT = 5.0
 
 
-def provenance(pipeline: Pipeline, store: ArtifactStore) -> dict[str, Any]:
-    """``source`` (``FILE.py:NAME``), ``code`` (git and snapshot) and the ``snapshot`` record.
+class Provenance(NamedTuple):
+    """What a run records of its code, and what its snapshot was made from.
+
+    Attributes:
+        recorded: ``source`` (``FILE.py:NAME``), ``code`` (git and snapshot) and the
+            ``snapshot`` record, as the run records them.
+        files: the source files snapshotted.
+        root: the folder their snapshot paths are relative to.
+    """
+
+    recorded: dict[str, Any]
+    files: list[Path]
+    root: Path | None
+
+
+def provenance(pipeline: Pipeline, store: ArtifactStore) -> Provenance:
+    """The run's code context, with its snapshot stored (see :func:`keep_snapshot`).
 
     Never fails a run: what cannot be found is left out, with the reason under ``code``.
     """
@@ -35,25 +51,27 @@ def provenance(pipeline: Pipeline, store: ArtifactStore) -> dict[str, Any]:
     if files:
         out["source"] = f"{files[0]}:{pipeline.name}"
     code: dict[str, Any] = {}
+    root = None
     try:
         code.update(git_state(files[0].parent) if files else {})
         root = Path(code["repo"]) if code.get("repo") else _common_parent(files)
         if files:
-            record = snapshot(files, root, store)
+            record = snapshot(files, root, store)  # no lease: the run is not recorded yet
             out["snapshot"] = record
             code["snapshot"] = record.fingerprint
             code["files"] = [_relative(f, root) for f in files]
     except Exception as exc:  # the run matters more than its snapshot
         code["error"] = f"{type(exc).__name__}: {exc}"
     out["code"] = code
-    return out
+    return Provenance(out, files, root)
 
 
 def source_files(pipeline: Pipeline) -> list[Path]:
     """The user's files defining the pipeline and its components (pipeline's first)."""
-    fns = [pipeline.fn, *(s.component.fn for s in pipeline.definition.steps.values())]
+    steps = pipeline.definition.steps.values()
+    fns = list({id(f): f for f in [pipeline.fn, *(s.component.fn for s in steps)]}.values())
     found: dict[Path, None] = {}
-    for fn in fns:
+    for fn in fns:  # each function once: a 1,000-step chain has a handful
         module = getattr(fn, "__module__", None) or ""
         if module_kind(module) != "user" and not module.startswith("headrace_user_"):
             continue
@@ -88,7 +106,7 @@ def git_state(folder: Path) -> dict[str, Any]:
     return {"repo": repo, "commit": commit, "dirty": dirty}
 
 
-def snapshot(files: list[Path], root: Path, store: ArtifactStore) -> Any:
+def snapshot(files: list[Path], root: Path, store: ArtifactStore, lease: str | None = None) -> Any:
     """Store ``files`` (paths kept relative to ``root``) as one folder artifact; its record."""
     folder = Path(tempfile.mkdtemp(prefix="headrace-snapshot-"))
     try:
@@ -96,9 +114,27 @@ def snapshot(files: list[Path], root: Path, store: ArtifactStore) -> Any:
             target = folder / _relative(f, root)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, target)
-        return store.write(folder, PATH, Path, folder)
+        return store.write(folder, PATH, Path, folder, lease=lease)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def keep_snapshot(prov: Provenance, store: ArtifactStore, run_id: str) -> None:
+    """Once the run is recorded: make sure the snapshot it refers to is still stored.
+
+    The snapshot is written (or found stored) before the run is recorded, and a run takes
+    leases only once it is recorded (gc removes lease folders of runs it does not see
+    running): a gc in between may have deleted a copy that a forgotten run shared. Leased
+    and checked after the record, it is written again from the same files when it is gone.
+    """
+    record = prov.recorded.get("snapshot")
+    if record is None or prov.root is None:
+        return
+    store.leases.take(run_id, record.fingerprint)
+    if store.exists(record):
+        return
+    with contextlib.suppress(Exception):  # the run matters more than its snapshot
+        snapshot(prov.files, prov.root, store, lease=run_id)
 
 
 def _relative(path: Path, root: Path) -> str:

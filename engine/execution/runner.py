@@ -23,10 +23,10 @@ from ..store.workspace import Workspace
 from .attempts import AttemptRecorder
 from .dispatch import Dispatcher, InFlight
 from .eager import REUSED_FROM, SOURCE_STEP, EagerPlan
-from .executors import Executor, RunInfo, make_executor
+from .executors import Executor, RunInfo, make_executor, make_observer
 from .executors.base import EagerExecutor
 from .inputs import changed_inputs, check_paths, ingredients, input_marks
-from .provenance import provenance
+from .provenance import Provenance, keep_snapshot, provenance
 from .reuse import Decision, Ingredients, blocker, decide
 from .state import RunState
 from .task import InputSpec, StepResult, StepTask
@@ -100,7 +100,8 @@ def submit(
         experiment=experiment,
         on_event=on_event,
     )
-    runner.recorded = {"tags": dict(tags or {}), **provenance(pipeline, ws.store)}
+    runner.provenance = provenance(pipeline, ws.store)
+    runner.recorded = {"tags": dict(tags or {}), **runner.provenance.recorded}
     runner.run()
     return PipelineRun(ws, runner.run_id)
 
@@ -180,6 +181,7 @@ class Runner:
         self.marks: dict[str, dict[str, str]] = {}  # step → its path inputs' stat identities
         self.stat_cache = StatCache(ws.history.path)
         self.recorded: dict[str, Any] = {}  # tags, source, code context (see provenance.py)
+        self.provenance: Provenance | None = None
         self.twins = Twins(run_id)  # steps of this run with the same cache key compute once
         self.cancel_checked = time.monotonic()
         self.reports_start = bool(getattr(executor, "reports_start", False))
@@ -206,6 +208,8 @@ class Runner:
             },
             [(n, s.component.name) for n, s in self.defn.steps.items()],
         )
+        if self.provenance is not None:  # recorded: the snapshot's lease counts from now
+            keep_snapshot(self.provenance, self.ws.store, self.run_id)
         self.writer = history.writer()
         self.writer.put(update_run_op, self.run_id, {"started_at": time.time()})
         self.attempts = AttemptRecorder(self.ws.root, self.run_id)
@@ -216,7 +220,9 @@ class Runner:
             self.upstream,
             workspace=self.ws.root,
             store=self.ws.store.spec(),
+            tags=dict(self.recorded.get("tags") or {}),
         )
+        self.observer = make_observer(self.executor, info, self.ws, self.recorded.get("tags"))
         self.cache_index = CacheIndex(history, list(self.defn.steps))
         try:
             status = self.executor.session(info, self._loop)
@@ -235,6 +241,7 @@ class Runner:
             self.stat_cache.close()
             self.attempts.close()
         history.update_run(self.run_id, status=status.value, finished_at=time.time())
+        self.observer.close(status)  # waits a few seconds at most for the Prefect mirror
         self.ws.store.leases.release(self.run_id)  # every step it used is committed
         return status
 
@@ -361,7 +368,8 @@ class Runner:
         if self.dispatch is not None:  # dependants waiting on it and on steps in flight can go
             self.dispatch.moved(step)
         self.executor.note_reused(step, d.reused_from, self.upstream[step])
-        self._emit(step, Status.COMPLETED, {"reused": True, "reused_from": d.reused_from})
+        info = {"reused": True, "reused_from": d.reused_from, "source_step": d.source_step}
+        self._emit(step, Status.COMPLETED, info)
 
     def _completed(self, plan: EagerPlan) -> Ingredients:
         fed = {port: self.outputs[s][out].fingerprint for port, s, out in plan.pending}
@@ -477,7 +485,9 @@ class Runner:
             return
         self._discard(*self._dropped(step))
         if self.state.attempt_failed(step):
-            self._emit(step, Status.RUNNING, {"retry": flight.attempt + 1, "error": result.error})
+            self._emit(
+                step, Status.RUNNING, {"retry": flight.attempt + 1, "error": result.error}, result
+            )
             assert flight.decision is not None
             self._submit(step, flight.decision, flight.started_at)
             return
@@ -532,7 +542,9 @@ class Runner:
             result.metrics,
             d.key if cacheable else None,
         )
-        self._emit(step, status, {"duration": fields["duration"], "error": fields.get("error")})
+        self._emit(
+            step, status, {"duration": fields["duration"], "error": fields.get("error")}, result
+        )
         return cacheable
 
     def _result(self, flight: InFlight) -> StepResult:
@@ -607,6 +619,7 @@ class Runner:
         self.ws.history.update_run(self.run_id, status=run_status.value, finished_at=now, error=why)
         for s in canceled:
             self._emit(s, Status.CANCELED, {})
+        self.observer.close(run_status, why)
 
     def _record_unfinished(self, why: str, now: float) -> None:
         """Record the attempts in flight as canceled, with what they printed so far."""
@@ -615,7 +628,10 @@ class Runner:
                 cut = StepResult(f.step, f.attempt, False, f.started_at, now, error_type="Canceled")
                 record_attempt_op(c, *self.attempts.record(replace(cut, error=why)))
 
-    def _emit(self, step: str, status: Status, info: dict[str, Any]) -> None:
+    def _emit(
+        self, step: str, status: Status, info: dict[str, Any], result: StepResult | None = None
+    ) -> None:
+        self.observer.event(step, status, info, result)
         if self.on_event is not None:
             self.on_event(step, status, info)
 

@@ -91,6 +91,12 @@ class _Tree:
     files: dict[str, tuple[str, os.stat_result]] = field(default_factory=dict)
 
 
+def folder_tree(root: str) -> _Tree:
+    """Every subfolder and regular file under ``root`` as fingerprinting sees them (symlinks
+    followed, loops refused): what a folder's fingerprint is made of."""
+    return _walk(root)
+
+
 def _walk(root: str) -> _Tree:
     tree = _Tree()
     root_st = os.stat(root)

@@ -36,13 +36,16 @@ def file_results(
         committed_keys: mini-batch id → key, for this run's mini-batches that committed.
         committed: what the ledger held before this run.
     """
+    import numpy as np
     import pandas as pd
 
+    new = [(b.id, new_rows[b.id]) for b in batches if new_rows.get(b.id) is not None]
     frames = [] if committed.rows is None else [committed.rows]
-    for b in batches:
-        rows = new_rows.get(b.id)
-        if rows is not None:
-            frames.append(rows.drop(columns=[POS]).assign(**{BATCH: committed_keys.get(b.id, "")}))
+    if new:  # this run's rows in one piece, each keyed to the mini-batch that committed it
+        fresh = pd.concat([rows for _, rows in new], ignore_index=True).drop(columns=[POS])
+        keys = [committed_keys.get(bid, "") for bid, _ in new]
+        fresh[BATCH] = np.repeat(np.array(keys, dtype=object), [len(r) for _, r in new])
+        frames.append(fresh)
     if not frames:
         return pd.DataFrame({"file": pd.Series([], dtype=object)}), None
     every = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

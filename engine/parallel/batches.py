@@ -13,6 +13,7 @@ from ..fingerprint.digest import combine
 from .config import Knobs
 
 BATCH_DOMAIN = b"headrace.parallel-batch.v1\0"
+LOCATOR_DOMAIN = b"headrace.parallel-rows-locator.v1\0"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,21 @@ def batch_key(context: str, item_keys: Sequence[str]) -> str:
 def table_batch_key(context: str, content: str) -> str:
     """The key of a table mini-batch: the step's context and the rows' data fingerprint."""
     return combine(BATCH_DOMAIN, [("context", context), ("rows", content)])
+
+
+def rows_locator(context: str, slices: Sequence[tuple[str, str, int, int]]) -> str:
+    """Where a table mini-batch's rows come from, as a key: the step's context and, for each
+    file it spans, the file's format, content fingerprint and row range in it. Equal
+    locators read equal rows, so a committed batch key remembered under its locator (see
+    ``Ledger.remember``) is found without reading the rows again.
+
+    Args:
+        context: the step's context key.
+        slices: (format, content fingerprint, first row, one past the last row) per file.
+    """
+    parts = [("context", context)]
+    parts += [(f"slice:{fmt}:{lo}:{hi}", digest) for fmt, digest, lo, hi in slices]
+    return combine(LOCATOR_DOMAIN, parts)
 
 
 def plan_files(

@@ -7,7 +7,9 @@ complete results behind. A ``summary_only`` mini-batch commits the files it wrot
 (``<batch key>.out/``), then its result file, which is the commit. ``index.parquet`` maps
 every file item's result and the mini-batch that committed it, written at the end of each
 run (one read instead of one per mini-batch); results committed after it (by a run that was
-killed) are found by listing the folder.
+killed) are found by listing the folder. ``memo/<locator>`` holds the key of a table
+mini-batch committed from files, under where its rows come from (the files' content
+fingerprints and row ranges), so a re-run finds it without reading and hashing the rows.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from ..store.artifacts import ArtifactStore
 from .output import ITEM, POS
 
 INDEX = "index.parquet"
+MEMO = "memo"
+"""The folder mapping a table mini-batch's rows locator to its committed key."""
 BATCH = "__batch"
 """The column of the snapshot naming the mini-batch that committed each item's result."""
 
@@ -53,23 +57,35 @@ class Ledger:
             return os.path.exists(self.path(key))
         return bool(self.store.fs.exists(self.path(key)))
 
-    def read(self, key: str, columns: list[str] | None = None) -> Any:
-        """The committed result rows of ``key`` (a DataFrame)."""
+    def read(self, key: str) -> Any:
+        """The committed result rows of ``key`` (a DataFrame with ``__pos`` first)."""
         import pyarrow.parquet as pq
 
-        if self.local:
-            return pq.read_table(self.path(key), columns=columns).to_pandas()
-        with self.store.fs.open(self.path(key), "rb") as f:
-            return pq.read_table(f, columns=columns).to_pandas()
+        if self.local:  # ParquetFile: pq.read_table would import pyarrow.dataset (slow)
+            rows = pq.ParquetFile(self.path(key)).read().to_pandas()
+        else:
+            with self.store.fs.open(self.path(key), "rb") as f:
+                rows = pq.ParquetFile(f).read().to_pandas()
+        if POS not in rows.columns:  # stored without it: every item in order (see commit)
+            import numpy as np
+
+            rows.insert(0, POS, np.arange(len(rows), dtype="int64"))
+        return rows
 
     def commit(self, key: str, rows: Any, out_dir: str | None = None) -> None:
-        """Commit a mini-batch's result rows (and, for summary_only, the folder it wrote)."""
+        """Commit a mini-batch's result rows (and, for summary_only, the folder it wrote).
+
+        ``__pos`` is left out when it is 0, 1, ..., n-1 and other columns remain (a result
+        for every item, in order: the usual case); :meth:`read` puts it back.
+        """
         if out_dir is not None:
             self._put_folder(out_dir, self.path(key, ".out"))
+        if len(rows.columns) > 1 and _in_order(rows[POS].to_numpy()):
+            rows = rows.drop(columns=[POS])
         if self.local:  # written beside its final name, then renamed: all of it or nothing
             tmp = f"{self.folder}/.{os.getpid()}-{uuid.uuid4().hex}.tmp"
             try:
-                rows.to_parquet(tmp, engine="pyarrow", index=False)
+                _write_parquet(rows, tmp)
                 os.replace(tmp, self.path(key))
             finally:
                 with contextlib.suppress(FileNotFoundError):
@@ -78,7 +94,7 @@ class Ledger:
         stage = self.store.new_staging_dir()
         try:
             tmp_path = stage / "result.parquet"
-            rows.to_parquet(tmp_path, engine="pyarrow", index=False)
+            _write_parquet(rows, str(tmp_path))
             self._put_file(str(tmp_path), self.path(key))
         finally:
             shutil.rmtree(stage, ignore_errors=True)
@@ -106,6 +122,55 @@ class Ledger:
     def out_dir(self, key: str) -> str:
         """The folder a summary_only mini-batch wrote (local path or URL)."""
         return self.path(key, ".out")
+
+    def remember(self, locator: str, key: str) -> None:
+        """Record that the table mini-batch at ``locator`` (see ``rows_locator``) has the
+        committed result ``key`` (written after the result, atomically)."""
+        path = f"{self.folder}/{MEMO}/{locator}"
+        if not self.local:
+            with self.store.fs.open(path, "wb") as f:
+                f.write(key.encode())
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{self.folder}/.{os.getpid()}-{uuid.uuid4().hex}.tmp"
+        try:
+            with open(tmp, "w") as f:
+                f.write(key)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+
+    def recall(self, locators: list[str]) -> dict[str, str]:
+        """locator → committed result key, for the locators remembered whose result is
+        still committed."""
+        folder = f"{self.folder}/{MEMO}"
+        try:
+            if self.local:
+                known = set(os.listdir(folder))
+            else:
+                known = {p.rsplit("/", 1)[-1] for p in self.store.fs.ls(folder, detail=False)}
+        except (FileNotFoundError, OSError):
+            return {}
+        committed = self.keys()
+        found = {}
+        for locator in locators:
+            if locator not in known:
+                continue
+            try:
+                key = self._read_text(f"{folder}/{locator}")
+            except (FileNotFoundError, OSError, UnicodeDecodeError):
+                continue
+            if key in committed:
+                found[locator] = key
+        return found
+
+    def _read_text(self, path: str) -> str:
+        if self.local:
+            with open(path) as f:
+                return f.read().strip()
+        with self.store.fs.open(path, "rb") as f:
+            return bytes(f.read()).decode().strip()
 
     def keys(self) -> set[str]:
         """Keys of every committed result."""
@@ -152,10 +217,10 @@ class Ledger:
         path = f"{self.folder}/{INDEX}"
         try:
             if self.local:
-                table = pq.read_table(path)
+                table = pq.ParquetFile(path).read()
             else:
                 with self.store.fs.open(path, "rb") as f:
-                    table = pq.read_table(f)
+                    table = pq.ParquetFile(f).read()
         except (FileNotFoundError, OSError):
             return None
         frame = table.to_pandas()
@@ -171,6 +236,21 @@ class Ledger:
             self._put_file(str(tmp), f"{self.folder}/{INDEX}")
         finally:
             shutil.rmtree(stage, ignore_errors=True)
+
+
+def _write_parquet(rows: Any, path: str) -> None:
+    """``rows.to_parquet(path, index=False)`` without pandas' path handling (a few ms per
+    call, which counts for mini-batches of a few small files)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), path)
+
+
+def _in_order(positions: Any) -> bool:
+    import numpy as np
+
+    return bool(len(positions) and (positions == np.arange(len(positions))).all())
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -28,6 +28,7 @@ from .worker import Outcome, Setup, Task
 
 TICK = 0.5  # seconds between heartbeats to the step (progress, thresholds)
 STOP_GRACE = 10.0  # seconds workers get for shutdown() before they are killed
+SHORT = 0.2  # seconds: mini-batches this quick get a second one queued on their worker
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -36,9 +37,15 @@ class _Worker:
     proc: subprocess.Popen[bytes]
     conn: Connection
     ready: bool = False
+    primed: bool = False
     name: str = ""
-    task: Task | None = None
-    since: float = 0.0
+    tasks: deque[Task] = field(default_factory=deque)  # in flight: the first one is running
+    since: float = 0.0  # when the running one started (about)
+
+    @property
+    def task(self) -> Task | None:
+        """The attempt it is running."""
+        return self.tasks[0] if self.tasks else None
 
 
 class Spares:
@@ -78,14 +85,22 @@ class Spares:
         conn.send_bytes(self.owner)
         return _Worker(proc, conn)
 
+    def prime(self, setup: Setup) -> None:
+        """Send every waiting worker the step's setup before planning is done (``context``
+        may be empty), so each imports the entry and runs init() while the step plans."""
+        data = pickle.dumps(setup)
+        for w in self.workers:
+            with contextlib.suppress(OSError):  # it died: its connection reports that
+                w.conn.send_bytes(data)
+            w.primed = True
+
     def take(self) -> _Worker:
-        """A started worker (a new one when none is left)."""
-        return self.workers.pop() if self.workers else self.spawn()
+        """A started worker (a new one when none is left); primed ones first."""
+        return self.workers.pop(0) if self.workers else self.spawn()
 
     def close(self) -> None:
         """End the workers nobody took."""
-        for w in self.workers:
-            _kill(w)
+        _kill_all(self.workers)
         self.workers = []
 
 
@@ -103,15 +118,18 @@ class LocalPool:
     def __init__(
         self, setup: Setup, size: int, timeout: float, where: str, spares: Spares | None = None
     ):
+        self.setup = setup
         self.setup_bytes = pickle.dumps(setup)
         self.spares = spares if spares is not None else Spares(0)
         self.size, self.timeout, self.where = size, timeout, where
         self.label = setup.entry.label
         self.pending: deque[Task] = deque()
         self.workers: list[_Worker] = []
+        self.recent = 0.0  # how long attempts take, smoothed (0: none seen yet)
 
     def __enter__(self) -> LocalPool:
         self.workers = [self._spawn() for _ in range(self.size)]
+        self.spares.close()  # fewer mini-batches than workers: the others stop their init()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -119,7 +137,11 @@ class LocalPool:
 
     def _spawn(self) -> _Worker:
         w = self.spares.take()
-        w.conn.send_bytes(self.setup_bytes)
+        with contextlib.suppress(OSError):  # it died: its connection reports that
+            if w.primed:  # it has the entry; now it gets the context and the sources
+                w.conn.send(self.setup)
+            else:
+                w.conn.send_bytes(self.setup_bytes)
         return w
 
     def submit(self, task: Task, first: bool = False) -> None:
@@ -135,7 +157,7 @@ class LocalPool:
         Raises:
             ParallelRunError: a worker's init() raised, or a worker died before it was ready.
         """
-        while self.pending or any(w.task is not None for w in self.workers):
+        while self.pending or any(w.tasks for w in self.workers):
             self._dispatch()
             busy = [w for w in self.workers if w.task is not None or not w.ready]
             ready = wait([w.conn for w in busy], timeout=self._wait_time())
@@ -145,11 +167,26 @@ class LocalPool:
             yield None
 
     def _dispatch(self) -> None:
+        """Give each ready worker an attempt; short ones get a second queued behind it, so a
+        worker never waits for the step between two (long ones do not: the last mini-batches
+        would wait behind each other while another worker is free)."""
+        depth = 2 if 0 < self.recent < SHORT else 1
         for w in self.workers:
-            if w.ready and w.task is None and self.pending:
-                w.task, w.since = self.pending.popleft(), time.monotonic()
+            while w.ready and len(w.tasks) < depth and self.pending:
+                task = self.pending.popleft()
+                if not w.tasks:
+                    w.since = time.monotonic()
+                w.tasks.append(task)
                 with contextlib.suppress(OSError):  # it died: its connection reports that
-                    w.conn.send(w.task)
+                    w.conn.send(task)
+
+    def _requeue(self, w: _Worker) -> Task:
+        """The attempt ``w`` was running; the ones queued behind it go back to the front of
+        the queue (they never started, so they count no attempt)."""
+        running = w.tasks.popleft()
+        self.pending.extendleft(reversed(w.tasks))
+        w.tasks.clear()
+        return running
 
     def _wait_time(self) -> float:
         now, wait_for = time.monotonic(), TICK
@@ -172,7 +209,11 @@ class LocalPool:
                 f"stopped (fix init(), then run again). The entry's traceback:\n{text}"
             )
         else:
-            w.task = None
+            w.tasks.popleft()
+            w.since = time.monotonic()  # the next queued one has started
+            self.recent = (
+                payload.duration if not self.recent else (self.recent + payload.duration) / 2
+            )
             yield payload
 
     def _died(self, w: _Worker) -> Iterator[Outcome]:
@@ -183,7 +224,7 @@ class LocalPool:
                 f"{self.label} or running its init(); the step stopped. Check what the entry "
                 "does at import and in init() (os._exit, sys.exit, running out of memory)"
             )
-        task = w.task
+        task = self._requeue(w) if w.tasks else None
         self._replace(w)
         if task is not None:
             yield Outcome(
@@ -201,8 +242,8 @@ class LocalPool:
     def _expire(self) -> Iterator[Outcome]:
         now = time.monotonic()
         for w in list(self.workers):
-            if w.task is not None and now - w.since > self.timeout:
-                task, name = w.task, w.name
+            if w.tasks and now - w.since > self.timeout:
+                task, name = self._requeue(w), w.name
                 self._replace(w)
                 yield Outcome(
                     task.batch,
@@ -225,13 +266,33 @@ class LocalPool:
             for w in self.workers:
                 with contextlib.suppress(OSError):
                     w.conn.send(None)
-            deadline = time.monotonic() + STOP_GRACE
-            for w in self.workers:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    w.proc.wait(max(0.1, deadline - time.monotonic()))
-        for w in self.workers:
-            _kill(w)
+            _await_closed(self.workers, time.monotonic() + STOP_GRACE)
+        _kill_all(self.workers)
         self.workers = []
+
+
+def _await_closed(workers: list[_Worker], deadline: float) -> None:
+    """Wait until every started worker's shutdown() returned (its "closed" message) or it
+    exited; one still in init() is not waited for (it is killed)."""
+    waiting = [w.conn for w in workers if w.ready and not w.conn.closed]
+    while waiting and (left := deadline - time.monotonic()) > 0:
+        for ready in wait(waiting, timeout=left):
+            conn = waiting[waiting.index(ready)]  # type: ignore[arg-type]
+            try:
+                if conn.recv()[0] != "closed":
+                    continue  # a late message (e.g. "ready") before the goodbye
+            except (EOFError, OSError):
+                pass
+            waiting.remove(conn)
+
+
+def _kill_all(workers: list[_Worker]) -> None:
+    """Kill every worker still running, then reap them (one wait, not one per worker)."""
+    for w in workers:
+        if w.proc.poll() is None:
+            w.proc.kill()
+    for w in workers:
+        _kill(w)
 
 
 def _kill(w: _Worker) -> None:

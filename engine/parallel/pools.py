@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .pool import LocalPool, Spares
@@ -10,9 +11,12 @@ from .worker import Setup
 
 def start_workers(size: int, env: dict[str, str]) -> Spares | None:
     """Start the local worker processes early (None on a Dask worker: the cluster scores)."""
-    from ..execution.executors.dask_fanout import on_dask_worker
+    if "distributed" in sys.modules:  # not imported: not on a Dask worker (and it is slow)
+        from ..execution.executors.dask_fanout import on_dask_worker
 
-    return None if on_dask_worker() else Spares(size, env)
+        if on_dask_worker():
+            return None
+    return Spares(size, env)
 
 
 def make_pool(setup: Setup, size: int, timeout: float, where: str, spares: Spares | None) -> Any:

@@ -23,7 +23,7 @@ from ..fingerprint.keys import fingerprint_input
 from ..store.artifacts import ArtifactStore
 from ..store.batch_reports import write_report
 from .assemble import file_results, table_results
-from .batches import Batch, plan_files, plan_rows
+from .batches import Batch, plan_files, plan_rows, rows_locator
 from .checks import data_problems
 from .config import KNOB_NAMES, Knobs, ParallelSpec, knob_problems, rows_per_batch
 from .entry import entry_fingerprint
@@ -32,7 +32,14 @@ from .pool import Spares
 from .pools import start_workers
 from .progress import Progress
 from .scoring import Scoring
-from .sources import TableInput, file_items, list_files, table_input
+from .sources import (
+    TableInput,
+    file_items,
+    list_files,
+    source_digests,
+    source_slices,
+    table_input,
+)
 from .worker import Setup, Task
 
 CONTEXT_DOMAIN = b"headrace.parallel-context.v1\0"
@@ -76,17 +83,20 @@ def _prepare(
     side = {n: kwargs[n] for n, _ in spec.side}
     table = _is_table(data) or knobs.input_format in ("parquet", "csv")
     key_column = "row" if table else "file"
-    context = _context(spec, side, key_column)
-    ledger = Ledger(store, context)
     import cloudpickle
 
+    try:
+        side_bytes = cloudpickle.dumps(side)
+    except Exception:
+        _context(spec, side, key_column)  # names the side input that cannot be pickled
+        raise
     setup = Setup(
         spec.entry,
-        cloudpickle.dumps(side),
+        side_bytes,
         spec.arguments,
         dict(spec.env),
         store.spec(),
-        context,
+        "",
         ctx.run_id,
         ctx.step_name,
         key_column,
@@ -94,7 +104,11 @@ def _prepare(
         ctx.regenerate_outputs,
         sys_path=tuple(sys.path),
     )
-    return _run(spec, knobs, ctx, store, ledger, setup, data, table, spares)
+    if spares is not None:  # init() runs in the workers while the step keys and plans
+        spares.prime(setup)
+    context = _context(spec, side, key_column)
+    setup = replace(setup, context=context)
+    return _run(spec, knobs, ctx, store, Ledger(store, context), setup, data, table, spares)
 
 
 def _is_table(value: Any) -> bool:
@@ -154,7 +168,7 @@ def _run(
 ) -> Any:
     started = time.time()
     if table:
-        plan, setup = _plan_table(knobs, data, setup)
+        plan, setup = _plan_table(knobs, data, setup, ledger, store)
     else:
         plan = _plan_files(knobs, data, ledger, setup, store)
     from ..execution.executors.prefect.progress import task_run_reporter
@@ -190,7 +204,8 @@ def _run(
 def _plan_files(
     knobs: Knobs, data: Any, ledger: Ledger, setup: Setup, store: ArtifactStore
 ) -> _Plan:
-    items = file_items(list_files(data, knobs.glob), store.stat_cache())
+    folder = None if isinstance(data, (list, tuple)) or os.path.isfile(data) else str(data)
+    items = file_items(list_files(data, knobs.glob), store.stat_cache(), folder)
     committed = Committed({}, None) if setup.regenerate else ledger.committed_files()
     batches = plan_files(items, int(knobs.mini_batch_size), setup.context, committed.index)
     tasks = [
@@ -209,7 +224,9 @@ def _plan_files(
     return _Plan(batches, [it.name for it in items], tasks, keys, committed)
 
 
-def _plan_table(knobs: Knobs, data: Any, setup: Setup) -> tuple[_Plan, Setup]:
+def _plan_table(
+    knobs: Knobs, data: Any, setup: Setup, ledger: Ledger, store: ArtifactStore
+) -> tuple[_Plan, Setup]:
     if _is_table(data):
         frame = data if type(data).__module__.startswith("pandas") else data.to_pandas()
         nbytes = float(frame.memory_usage(deep=False, index=False).sum())
@@ -224,8 +241,32 @@ def _plan_table(knobs: Knobs, data: Any, setup: Setup) -> tuple[_Plan, Setup]:
     source: TableInput = table_input(data, knobs.input_format, knobs.glob)
     size = rows_per_batch(knobs.mini_batch_size, source.bytes_per_row)
     batches = plan_rows(source.rows, size)
-    tasks = [Task(b.id, 1, start=b.start, stop=b.stop) for b in batches]
+    locators = _locators(source, batches, setup.context, store)
+    found = {} if setup.regenerate else ledger.recall(locators)
+    tasks = []
+    for i, (b, locator) in enumerate(zip(batches, locators, strict=True)):
+        if locator in found:  # committed before: known from the files, no rows read
+            batches[i] = replace(b, reused_from=found[locator])
+        else:
+            tasks.append(Task(b.id, 1, start=b.start, stop=b.stop, locator=locator))
     return _Plan(batches, range(source.rows), tasks), replace(setup, sources=source.sources)
+
+
+def _locators(
+    source: TableInput, batches: list[Batch], context: str, store: ArtifactStore
+) -> list[str]:
+    digests = source_digests(source.sources, store.stat_cache())
+    formats = [s.fmt for s in source.sources]
+    return [
+        rows_locator(
+            context,
+            [
+                (formats[i], digests[i], lo, hi)
+                for i, lo, hi in source_slices(source.sources, b.start, b.stop)
+            ],
+        )
+        for b in batches
+    ]
 
 
 def _log_metrics(ctx: RunContext, scoring: Scoring, started: float) -> None:

@@ -82,6 +82,8 @@ class Scoring:
                         self.progress.show()
                     elif self._handle(outcome):
                         pool.submit(self._retry(outcome), first=True)
+        elif self.spares is not None:  # every mini-batch was committed: no worker is needed
+            self.spares.close()
         self.progress.close()
         self._check(final=True)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,29 +56,56 @@ def list_files(data: Any, glob: str | None) -> list[tuple[str, str]]:
     """(name, absolute path) of every file of a file input, in input order.
 
     A folder gives its files recursively, sorted by relative path (hidden files and folders
-    left out), filtered by ``glob``; a list of paths gives those paths in the order given.
+    left out, symlinked folders not followed), filtered by ``glob``; a list of paths gives
+    those paths in the order given.
     """
     if isinstance(data, (list, tuple)):
         return [(str(p), os.path.abspath(p)) for p in data]
     root = Path(data)
     if root.is_file():
         return [(root.name, str(root.resolve()))]
+    match = re.compile(fnmatch.translate(glob)).match if glob is not None else None
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if name.startswith("."):
+    stack = [(os.path.abspath(root), "")]
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # unreadable or gone while listing (as os.walk does)
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, root).replace(os.sep, "/")
-            if glob is None or fnmatch.fnmatch(rel, glob) or fnmatch.fnmatch(name, glob):
-                found.append((rel, os.path.abspath(full)))
+            if _is_dir(entry):
+                if not entry.is_symlink():
+                    stack.append((entry.path, f"{rel}{entry.name}/"))
+                continue
+            name = f"{rel}{entry.name}"
+            if match is None or match(name) or match(entry.name):
+                found.append((name, entry.path))
     found.sort()
     return found
 
 
-def file_items(files: list[tuple[str, str]], stat_cache: Any = None) -> list[Item]:
-    """The items of a file input, each keyed by its name and content."""
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def file_items(
+    files: list[tuple[str, str]], stat_cache: Any = None, folder: str | None = None
+) -> list[Item]:
+    """The items of a file input, each keyed by its name and content.
+
+    Args:
+        files: (name, absolute path) of each file.
+        stat_cache: the workspace's stat cache (a file whose stat is unchanged is not read).
+        folder: the folder they come from (its stat cache entries are loaded at once).
+    """
+    if stat_cache is not None and folder is not None:
+        stat_cache.prefetch(os.path.abspath(folder))
     return [
         Item(name, path, item_key(name, fingerprint_file(path, stat_cache))) for name, path in files
     ]
@@ -116,6 +145,28 @@ def _csv_meta(path: str) -> tuple[int, float]:
         for batch in reader:
             rows += batch.num_rows
     return rows, float(os.path.getsize(path))
+
+
+def source_slices(
+    sources: Sequence[TableSource], start: int, stop: int
+) -> list[tuple[int, int, int]]:
+    """(source index, first row, one past the last row in that source) for rows ``[start,
+    stop)`` of the table the sources make, in order."""
+    out, base = [], 0
+    for i, src in enumerate(sources):
+        lo, hi = max(start - base, 0), min(stop - base, src.rows)
+        if hi > lo:
+            out.append((i, lo, hi))
+        base += src.rows
+        if base >= stop:
+            break
+    return out
+
+
+def source_digests(sources: Sequence[TableSource], stat_cache: Any = None) -> list[str]:
+    """The content fingerprint of each source file (cheap when the stat cache knows it: the
+    step's input fingerprint has just hashed them; a file whose stat changed is hashed)."""
+    return [fingerprint_file(s.path, stat_cache) for s in sources]
 
 
 class RowReader:

@@ -78,6 +78,8 @@ class Task:
         start: first row (table input).
         stop: one past the last row (table input).
         frame: the rows themselves, for a table held in memory.
+        locator: where a table mini-batch's rows come from in its files (``rows_locator``);
+            its committed key is remembered under it.
     """
 
     batch: int
@@ -89,6 +91,7 @@ class Task:
     start: int = 0
     stop: int = 0
     frame: Any = None
+    locator: str = ""
 
 
 @dataclass
@@ -143,8 +146,11 @@ class Session:
             if path not in sys.path:
                 sys.path.insert(0, path)
         self.store = open_store(setup.store)
-        self.ledger = Ledger(self.store, setup.context)
-        self.reader = RowReader(setup.sources) if setup.sources else None
+        self.ledger: Ledger | None = None
+        self.reader: RowReader | None = None
+        self._scratch = ""
+        if setup.context:
+            self.configure(setup)
         side = pickle.loads(setup.side)
         label = setup.entry.label
         ctx = self._context()
@@ -155,6 +161,13 @@ class Session:
         finally:
             deactivate(token)
             _discard(ctx)
+
+    def configure(self, setup: Setup) -> None:
+        """Take the step's full setup (a worker started early gets its context and table
+        sources here, once the step has planned)."""
+        self.setup = setup
+        self.ledger = Ledger(self.store, setup.context)
+        self.reader = RowReader(setup.sources) if setup.sources else None
 
     def _context(self, output_dir: str | None = None) -> RunContext:
         parent = self.store.staging / "out"
@@ -167,12 +180,20 @@ class Session:
         """Score one mini-batch (or find its committed result); never raises for entry errors."""
         started = time.perf_counter()
         key = task.key
+        assert self.ledger is not None, "process() before configure()"
         try:
             batch, keys = self._materialize(task)
             if not key:
                 key = table_batch_key(self.setup.context, fingerprint_table(batch.table))
             if not self.setup.regenerate and self.ledger.has(key):
+                if task.locator:
+                    self.ledger.remember(task.locator, key)
                 return Outcome(task.batch, task.attempt, "reused", key, worker=self.worker)
+            if batch.value is None:  # rows read from files: a DataFrame only when scored
+                import pandas as pd
+
+                batch.value = batch.table.to_pandas()
+                batch.value.index = pd.RangeIndex(task.start, task.stop)
             return self._score(task, key, batch.value, keys, started)
         except Exception as exc:
             return Outcome(
@@ -192,13 +213,13 @@ class Session:
         import pandas as pd
         import pyarrow as pa
 
-        if task.frame is not None:
-            frame = task.frame
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-        else:
+        if task.frame is None:
             assert self.reader is not None
-            table = self.reader.read(task.start, task.stop)
-            frame = table.to_pandas()
+            return _Batch(None, self.reader.read(task.start, task.stop)), range(
+                task.start, task.stop
+            )
+        frame = task.frame
+        table = pa.Table.from_pandas(frame, preserve_index=False)
         frame.index = pd.RangeIndex(task.start, task.stop)
         return _Batch(frame, table), range(task.start, task.stop)
 
@@ -206,7 +227,7 @@ class Session:
         self, task: Task, key: str, value: Any, keys: Sequence[Any], started: float
     ) -> Outcome:
         summary = not self.setup.keep_rows
-        out_dir = tempfile.mkdtemp(prefix=f"out-{os.getpid()}-", dir=self._out_parent())
+        out_dir = self._out_dir(summary)
         ctx = self._context(out_dir)
         token = activate(ctx)
         try:
@@ -224,7 +245,10 @@ class Session:
             status = "partial" if scored.failed else "ok"
             kept = ""
             if status == "ok":
+                assert self.ledger is not None
                 self.ledger.commit(key, rows, out_dir if summary else None)
+                if task.locator:
+                    self.ledger.remember(task.locator, key)
             elif summary:  # not committed (it is scored again next run), but its files count
                 kept = tempfile.mkdtemp(
                     prefix=f"out-{os.getpid()}-partial-", dir=self._out_parent()
@@ -246,7 +270,19 @@ class Session:
                 metrics=list(ctx.metrics),
             )
         finally:
-            shutil.rmtree(out_dir, ignore_errors=True)
+            if summary or os.listdir(out_dir):
+                shutil.rmtree(out_dir, ignore_errors=True)
+                self._scratch = ""
+
+    def _out_dir(self, summary: bool) -> str:
+        """An empty folder for the mini-batch's files: a fresh one for summary_only (it is
+        committed), else the worker's scratch folder, emptied after any batch that wrote."""
+        if summary or not self._scratch:
+            path = tempfile.mkdtemp(prefix=f"out-{os.getpid()}-", dir=self._out_parent())
+            if summary:
+                return path
+            self._scratch = path
+        return self._scratch
 
     def _out_parent(self) -> str:
         parent = self.store.staging / "out"
@@ -255,7 +291,11 @@ class Session:
 
     def close(self) -> None:
         """Call the entry's shutdown()."""
-        self.scorer.close()
+        try:
+            self.scorer.close()
+        finally:
+            if self._scratch:
+                shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 @dataclass
@@ -278,7 +318,11 @@ def entry_traceback(exc: BaseException) -> str:
 
 
 def main(fd: int) -> None:
-    """A local pool worker: set up, report ready (or init's traceback), score until told to stop."""
+    """A local pool worker: set up, report ready (or init's traceback), score until told to stop.
+
+    A worker started early gets the step's setup without its context first (so the entry is
+    imported and init() runs while the step plans), then the full setup as a message.
+    """
     from multiprocessing.connection import Connection
 
     conn = Connection(fd)
@@ -297,6 +341,11 @@ def main(fd: int) -> None:
         conn.close()
         os._exit(3)
     conn.send(("ready", session.worker, ""))
+    _serve(conn, session)
+    _exit(conn)
+
+
+def _serve(conn: Any, session: Session) -> None:
     while True:
         try:
             task = conn.recv()
@@ -304,11 +353,26 @@ def main(fd: int) -> None:
             os._exit(1)  # the step is gone
         if task is None:
             break
+        if isinstance(task, Setup):
+            session.configure(task)
+            continue
         conn.send(("done", session.process(task), ""))
+    session.close()
+
+
+def _exit(conn: Any) -> None:
+    """Tell the step shutdown() returned, then end without tearing the interpreter down
+    (atexit handlers run; freeing every module's objects would only keep the step waiting)."""
+    import atexit
+
     try:
-        session.close()
-    finally:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        conn.send(("closed", "", ""))
         conn.close()
+    finally:
+        os._exit(0)
 
 
 if __name__ == "__main__":  # run as the module itself, so pickled classes come from it

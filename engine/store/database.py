@@ -9,6 +9,7 @@ import queue
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,10 +40,13 @@ class Database:
         self._reader_conns: list[sqlite3.Connection] = []
         self.read_only = _read_only(self.path)
         if self.read_only:  # a read-only mount or folder: reads work, writes say why
-            self._conn = self._connect()
-            found = self._conn.execute(
-                "SELECT value FROM meta WHERE key='schema_version'"
-            ).fetchone()
+            try:
+                self._conn = self._connect()
+                found = self._conn.execute(
+                    "SELECT value FROM meta WHERE key='schema_version'"
+                ).fetchone()
+            except sqlite3.DatabaseError as exc:  # not a headrace database, or damaged
+                raise explain(self.path, _not_headrace(exc)) from exc
             check_schema_version(self.path, found[0] if found else "missing")
             return
         try:
@@ -112,6 +116,17 @@ class Database:
                 raise explain(self.path, exc) from exc
             raise
 
+    def release_reader(self) -> None:
+        """Close the calling thread's read connection (a thread that ends before the process
+        does: otherwise its connection stays open as long as the database)."""
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            return
+        self._readers.conn = None
+        with self._lock, contextlib.suppress(ValueError):
+            self._reader_conns.remove(conn)
+        conn.close()
+
     def require_writable(self) -> None:
         """Refuse, with what to do, to change a read-only workspace.
 
@@ -170,6 +185,14 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
         return conn
     except sqlite3.OperationalError:  # WAL without its index, which cannot be made here
         conn.close()
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        warnings.warn(
+            f"the read-only workspace database {path} has writes still in {wal.name} that "
+            "cannot be read without write access: the newest runs may be missing from what "
+            "is shown. Open the workspace where it is writable to see them.",
+            stacklevel=2,
+        )
     return sqlite3.connect(
         uri.replace("mode=ro", "immutable=1"),
         uri=True,
@@ -177,6 +200,13 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
         isolation_level=None,
         check_same_thread=False,
     )
+
+
+def _not_headrace(exc: sqlite3.DatabaseError) -> sqlite3.DatabaseError:
+    """A missing table means the file is no headrace database: said as damage, not as SQL."""
+    if "no such table" in str(exc):
+        return sqlite3.DatabaseError(f"file is not a headrace database ({exc})")
+    return exc
 
 
 def _use_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:

@@ -20,6 +20,7 @@ from .stored_values import forget_unused
 from .workspace import Workspace
 
 STAGING_GRACE_S = 3600  # staging folders younger than this may belong to a running step
+CHUNK = 256  # artifacts decided about at once: marked, leases read, deleted, unmarked
 
 
 @dataclass
@@ -112,8 +113,11 @@ def _delete_artifacts(ws: Workspace, candidates: list[ArtifactRecord], report: G
 
     Rows go first, each only if still unreferenced (one transaction, so a run committing a
     reference at the same time either keeps its row or finds it gone). The artifacts are then
-    marked (tombstones), and only after that are the leases read (``leases.py``): an artifact
-    a running run leased is kept, since that run may have found it and be about to commit it.
+    decided about ``CHUNK`` at a time (so no tombstone lives long): marked (tombstones), and
+    only after that are the leases read and the references counted again (``leases.py``): an
+    artifact a running run leased is kept, since that run may be about to commit it, and so is
+    one a run referred to meanwhile (a run that leased it, committed and ended before the
+    leases were read).
     """
     h = ws.history
     doomed = []
@@ -127,18 +131,39 @@ def _delete_artifacts(ws: Workspace, candidates: list[ArtifactRecord], report: G
             if cur.rowcount and not rec.uri.startswith(INLINE):
                 doomed.append(rec)  # (a value kept in its row has no file to delete)
     leases = ws.store.leases
-    leases.doom([rec.fingerprint for rec in doomed])
-    leased = leases.held(_running(ws))
-    kept = [rec for rec in doomed if rec.fingerprint in leased]
-    if kept:  # listed again, so a later gc deletes them once their lease has ended
-        with h.transaction() as c:
-            add_artifacts(c, kept)
-    for rec in doomed:
-        if rec.fingerprint not in leased:
-            report.artifacts.append(rec)
-            report.bytes_freed += ws.store.delete(rec)
-        leases.spare(rec.fingerprint)
+    leases.clear_stale()
+    for start in range(0, len(doomed), CHUNK):
+        chunk = doomed[start : start + CHUNK]
+        fps = [rec.fingerprint for rec in chunk]
+        try:
+            leases.doom(fps)
+            keep = leases.held(_running(ws)) | _referenced(ws, fps)
+            kept = [rec for rec in chunk if rec.fingerprint in keep]
+            if kept:  # listed again, so a later gc deletes them once nothing uses them
+                with h.transaction() as c:
+                    add_artifacts(c, kept)
+            for rec in chunk:
+                if rec.fingerprint not in keep:
+                    report.artifacts.append(rec)
+                    report.bytes_freed += ws.store.delete(rec)
+        finally:  # even when a delete fails or gc is interrupted: no tombstone is left behind
+            for fp in fps:
+                leases.spare(fp)
     leases.forget_ended(lambda: _running(ws))
+
+
+def _referenced(ws: Workspace, fingerprints: list[str]) -> set[str]:
+    """Which of ``fingerprints`` a recorded run refers to now."""
+    found: set[str] = set()
+    for start in range(0, len(fingerprints), 500):
+        part = fingerprints[start : start + 500]
+        rows = ws.history.query(
+            "SELECT DISTINCT fingerprint FROM step_outputs WHERE fingerprint IN "
+            f"({','.join('?' * len(part))})",
+            tuple(part),
+        )
+        found.update(r["fingerprint"] for r in rows)
+    return found
 
 
 def _running(ws: Workspace) -> set[str]:
@@ -209,17 +234,43 @@ def _newest_mtime(path: Path) -> float:
 
 
 def _orphans(ws: Workspace, report: GcReport) -> None:
-    """Artifact folders no database row names (a run killed between writing and recording)."""
+    """Artifact folders no database row names (a run killed between writing and recording).
+
+    A running run may have found such a copy and be about to record it (its output had the
+    same content), so orphans go through the same marks and leases as listed artifacts.
+    """
     root = os.path.join(ws.store.root, "objects")
     if not ws.store.is_local or not os.path.isdir(root):
         return
-    known = {r["fingerprint"] for r in ws.history.query("SELECT fingerprint FROM artifacts")}
+    known = _known(ws)
     now = time.time()
+    found = []
     for prefix in os.scandir(root):
         for entry in os.scandir(prefix.path):
             if entry.name in known or now - entry.stat().st_mtime < STAGING_GRACE_S:
                 continue
-            _remove(Path(entry.path), report)
+            found.append((entry.name, Path(entry.path)))
+    if report.dry_run:
+        for _, path in found:
+            _remove(path, report)
+        return
+    leases = ws.store.leases
+    for start in range(0, len(found), CHUNK):
+        chunk = found[start : start + CHUNK]
+        fps = [fp for fp, _ in chunk]
+        try:
+            leases.doom(fps)
+            keep = leases.held(_running(ws)) | _known(ws)
+            for fp, path in chunk:
+                if fp not in keep:
+                    _remove(path, report)
+        finally:
+            for fp in fps:
+                leases.spare(fp)
+
+
+def _known(ws: Workspace) -> set[str]:
+    return {r["fingerprint"] for r in ws.history.query("SELECT fingerprint FROM artifacts")}
 
 
 def _remove(entry: Path, report: GcReport) -> None:

@@ -48,23 +48,28 @@ class Leases:
         self._lock = threading.Lock()
 
     def take(self, run_id: str, fingerprint: str) -> None:
-        """Claim ``fingerprint`` for ``run_id`` until the run ends (durably visible to gc)."""
+        """Claim ``fingerprint`` for ``run_id`` until the run ends (durably visible to gc).
+
+        Only once ``run_id`` is recorded as running: gc removes the lease folders of runs
+        it does not see running (``forget_ended``).
+        """
         if not self.is_local:
             self.fs.pipe(f"{self.root}/{run_id}/{fingerprint}", b"")
             return
-        os.write(self._fd(run_id), fingerprint.encode() + b"\n")
+        with self._lock:  # held across the write: another thread may close or evict the fd
+            os.write(self._fd(run_id), fingerprint.encode() + b"\n")
 
     def _fd(self, run_id: str) -> int:
-        with self._lock:
-            fd = self._fds.get(run_id)
-            if fd is None:
-                if len(self._fds) >= _OPEN_MAX:
-                    os.close(self._fds.pop(next(iter(self._fds))))
-                folder = os.path.join(self.root, run_id)
-                os.makedirs(folder, exist_ok=True)
-                path = os.path.join(folder, f"{os.getpid()}.lease")
-                fd = self._fds[run_id] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-            return fd
+        """The open lease file of ``run_id`` in this process (call with ``_lock`` held)."""
+        fd = self._fds.get(run_id)
+        if fd is None:
+            if len(self._fds) >= _OPEN_MAX:
+                os.close(self._fds.pop(next(iter(self._fds))))
+            folder = os.path.join(self.root, run_id)
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, f"{os.getpid()}.lease")
+            fd = self._fds[run_id] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        return fd
 
     def held(self, running: set[str]) -> set[str]:
         """Fingerprints leased by the runs in ``running``."""
@@ -93,25 +98,61 @@ class Leases:
             os.remove(path) if self.is_local else self.fs.rm(path)
 
     def wait_spared(self, fingerprint: str) -> None:
-        """Return once gc is not deciding about ``fingerprint`` (call after :meth:`take`)."""
+        """Return once gc is not deciding about ``fingerprint`` (call after :meth:`take`).
+
+        gc decides about a few hundred artifacts at a time (``gc.CHUNK``), so a tombstone
+        lives for seconds; one older than ``TOMBSTONE_STALE_S`` was left by a gc that died,
+        and decides nothing.
+        """
         path = f"{self.root}/{_DOOMED}/{fingerprint}"
         deadline = time.monotonic() + TOMBSTONE_STALE_S
-        while self._exists(path):
-            if time.monotonic() > deadline:  # its gc died: the tombstone decides nothing
+        while (age := self._age(path)) is not None:
+            if age > TOMBSTONE_STALE_S or time.monotonic() > deadline:
                 self.spare(fingerprint)
                 return
             time.sleep(0.01)
+
+    def clear_stale(self) -> int:
+        """Remove tombstones older than ``TOMBSTONE_STALE_S`` (left by a gc that died)."""
+        folder = f"{self.root}/{_DOOMED}"
+        names = _listdir(folder) if self.is_local else self._remote_names(folder)
+        cleared = 0
+        for name in names:
+            age = self._age(f"{folder}/{name}")
+            if age is not None and age > TOMBSTONE_STALE_S:
+                self.spare(name)
+                cleared += 1
+        return cleared
+
+    def _remote_names(self, folder: str) -> list[str]:
+        try:
+            return [p.rsplit("/", 1)[-1] for p in self.fs.ls(folder, detail=False)]
+        except FileNotFoundError:
+            return []
 
     def _put(self, path: str) -> None:
         if self.is_local:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb"):
                 pass
+            os.utime(path)  # a tombstone left before counts from now (its age is its gc's)
         else:
             self.fs.pipe(path, b"")
 
-    def _exists(self, path: str) -> bool:
-        return os.path.exists(path) if self.is_local else bool(self.fs.exists(path))
+    def _age(self, path: str) -> float | None:
+        """Seconds since ``path`` was written, or None when it is not there (remote stores
+        that give no time count as just written: the waiter's own deadline then decides)."""
+        if self.is_local:
+            try:
+                return max(0.0, time.time() - os.stat(path).st_mtime)
+            except FileNotFoundError:
+                return None
+        if not self.fs.exists(path):
+            return None
+        with contextlib.suppress(Exception):
+            modified = self.fs.modified(path)
+            return max(0.0, time.time() - modified.timestamp())
+        return 0.0
 
     def release(self, run_id: str) -> None:
         """Drop every lease of ``run_id`` (its steps are committed, or it ended)."""

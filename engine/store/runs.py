@@ -234,6 +234,11 @@ class PipelineRun:
         return self._row["error"]
 
     @property
+    def tags(self) -> dict[str, str]:
+        """The labels recorded with the run (``{"schedule": NAME}`` for scheduled runs)."""
+        return dict(self._row.get("tags") or {})
+
+    @property
     def created_at(self) -> float:
         """Unix time the run was recorded."""
         return float(self._row["created_at"])
@@ -345,6 +350,7 @@ class PipelineRun:
             "finished_at": r["finished_at"],
             "duration": self.duration,
             "error": self.error,
+            "tags": self.tags,
             "source": self.source,
             "code": self.code,
             "steps": {k: v.to_dict() for k, v in self.steps.items()},

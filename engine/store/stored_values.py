@@ -51,7 +51,8 @@ def params_json(c: sqlite3.Connection, params: Mapping[str, Any]) -> str:
     out: dict[str, Any] = {}
     for name, value in params.items():
         text = json.dumps(value, default=str)
-        if len(text) <= LARGE:
+        if len(text) <= LARGE and not (isinstance(value, dict) and _MARK in value):
+            # (a value that looks like a reference is stored too, so no value is mistaken)
             out[name] = value
             continue
         data = text.encode()
@@ -66,12 +67,14 @@ def decode_params(text: str, fetch: Callable[[str], str | None] | None = None) -
     :class:`StoredValue` placeholders without it."""
     params = json.loads(text)
     for name, value in params.items():
-        if isinstance(value, dict) and _MARK in value:
+        if isinstance(value, dict) and isinstance(value.get(_MARK), str):
             found = fetch(value[_MARK]) if fetch is not None else None
             params[name] = (
                 json.loads(found)
                 if found is not None
-                else StoredValue(value[_MARK], value["size"], value["type"])
+                else StoredValue(
+                    value[_MARK], int(value.get("size") or 0), str(value.get("type", "value"))
+                )
             )
     return params
 

@@ -49,5 +49,7 @@ def batch_scoring(images: str, batch_size: int = 10, neighbors: int = 3):
 if __name__ == "__main__":
     import sys
 
-    run = batch_scoring.submit(params={"images": sys.argv[1] if len(sys.argv) > 1 else "data/images"})
+    run = batch_scoring.submit(
+        params={"images": sys.argv[1] if len(sys.argv) > 1 else "data/images"}
+    )
     print(run.status, run.steps["score"].metrics)

@@ -114,3 +114,16 @@ def files_and_arrow(files: int = 3):
     """A folder output feeding a step with an int and a pyarrow output."""
     counted = count_files(folder=write_folder(files=files))
     return {"count": counted.outputs.count, "listing": counted.outputs.listing}
+
+
+@component(retries=1)
+def fails_once(counter: str) -> int:
+    """Fails its first attempt (each attempt leaves a file in the folder ``counter``)."""
+    folder = Path(counter)
+    folder.mkdir(exist_ok=True)
+    n = len(list(folder.iterdir())) + 1
+    (folder / str(n)).touch()
+    print(f"attempt {n} starting")
+    if n == 1:
+        raise ValueError("first attempt fails")
+    return n

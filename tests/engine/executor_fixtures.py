@@ -9,6 +9,14 @@ import pytest
 
 from headrace.engine.execution.executors import Executor, make_executor
 
+EXECUTORS = [  # every executor; the ones needing services are slow
+    "local",
+    pytest.param("local-processes", marks=pytest.mark.slow),
+    pytest.param("dask", marks=pytest.mark.slow),
+    pytest.param("prefect", marks=pytest.mark.slow),
+]
+every_executor = pytest.mark.parametrize("make_exec", EXECUTORS, indirect=True)
+
 
 @pytest.fixture(scope="session")
 def dask_client() -> Iterator[Any]:

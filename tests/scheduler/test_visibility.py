@@ -51,6 +51,12 @@ def test_a_firing_whose_pipeline_file_is_broken_is_a_failed_run_with_its_error(t
     assert shown["error"].startswith(NOT_STARTED)
     assert "RuntimeError: half-edited file" in shown["error"] and shown["pipeline"] == "sleepy"
     assert ws.history.get_run(ids[0])["tags"] == {"schedule": "nightly"}  # runs list --schedule
+    assert shown["tags"] == {"schedule": "nightly"}
+    human = headrace("runs", "show", ids[0], "-w", str(ws_path)).stdout
+    assert "tags schedule nightly" in human and "no step ran" in human
+    assert "error did not start: " in human and "half-edited file" in human
+    scheduled = headrace("runs", "list", "--schedule", "nightly", "--json", "-w", str(ws_path))
+    assert sorted(r["id"] for r in json.loads(scheduled.stdout)) == ids
     listing = json.loads(headrace("schedule", "list", "--json", "-w", str(ws_path)).stdout)[0]
     assert listing["last_status"] == Status.FAILED  # not "Starting" for ever
     assert "half-edited file" in listing["error"] and listing["failures"] == 3

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...errors import HeadraceError, did_you_mean
+from ...status import Status
 from .base import Executor, RunInfo
+
+if TYPE_CHECKING:
+    from ...store.workspace import Workspace
+    from ..task import StepResult
 
 EXECUTORS = ("local", "local-processes", "dask", "prefect")
 
@@ -45,4 +50,39 @@ def make_executor(name: str | Executor, max_workers: int | None = None, **option
     )
 
 
-__all__ = ["Executor", "RunInfo", "make_executor", "EXECUTORS"]
+class Observer(Protocol):
+    """Sees a run's step events as they happen (the runner calls it; it must never raise)."""
+
+    def event(
+        self, step: str, status: Status, info: dict[str, Any], result: StepResult | None = None
+    ) -> None: ...
+
+    def close(self, status: Status, error: str | None = None) -> None: ...
+
+
+class _Unobserved:
+    def event(
+        self, step: str, status: Status, info: dict[str, Any], result: StepResult | None = None
+    ) -> None:
+        pass
+
+    def close(self, status: Status, error: str | None = None) -> None:
+        pass
+
+
+def make_observer(
+    executor: Executor, run: RunInfo, ws: Workspace, tags: dict[str, str] | None
+) -> Observer:
+    """The observer mirroring ``run`` to a Prefect server when one answers, else one doing nothing.
+
+    Runs on the prefect executor are flow runs already and are not mirrored. Prefect is
+    imported only when a server answers (see prefect/mirror.py).
+    """
+    if executor.name == "prefect":
+        return _Unobserved()
+    from .prefect.mirror import mirror  # no prefect import until a server answers
+
+    return mirror(run, ws, tags or {}) or _Unobserved()
+
+
+__all__ = ["Executor", "RunInfo", "make_executor", "make_observer", "Observer", "EXECUTORS"]

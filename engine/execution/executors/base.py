@@ -28,6 +28,7 @@ class RunInfo:
         workspace: the workspace folder (where the prefect executor finds its server).
         store: :meth:`ArtifactStore.spec` of the workspace store (the dask executor checks
             that its workers can reach it before the run starts).
+        tags: the run's tags (``{"schedule": NAME}`` for a scheduled run).
     """
 
     run_id: str
@@ -36,6 +37,7 @@ class RunInfo:
     upstream: dict[str, tuple[str, ...]] = field(default_factory=dict)
     workspace: Path | None = None
     store: dict[str, Any] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class Executor(Protocol):

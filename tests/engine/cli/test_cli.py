@@ -13,19 +13,7 @@ from pathlib import Path
 
 import pytest
 
-FILES = Path(__file__).parents[1] / "cli_files"
-
-
-def headrace(
-    *args: str, ws: Path | None = None, check: int | None = None
-) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "headrace.engine.cli", *args]
-    if ws is not None:
-        cmd += ["--workspace", str(ws)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if check is not None:
-        assert proc.returncode == check, proc.stdout + proc.stderr
-    return proc
+from .support import FILES, headrace
 
 
 def test_run_list_show(tmp_path: Path) -> None:

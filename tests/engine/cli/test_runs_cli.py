@@ -16,20 +16,9 @@ import pytest
 
 from headrace.engine import Workspace
 
-FILES = Path(__file__).parents[1] / "cli_files"
+from .support import FILES, headrace
+
 LOGGED = str(FILES / "logged.py")
-
-
-def headrace(
-    *args: str, ws: Path | None = None, check: int | None = None
-) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "headrace.engine.cli", *args]
-    if ws is not None:
-        cmd += ["--workspace", str(ws)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if check is not None:
-        assert proc.returncode == check, proc.stdout + proc.stderr
-    return proc
 
 
 def run_ids(ws: Path) -> list[str]:
@@ -144,6 +133,10 @@ def test_list_by_schedule_takes_its_run_ids_and_tags(tmp_path: Path) -> None:
     ids = [r["id"] for r in rows]
     assert len(ids) == 3 and "sched-nightly-x-20261202T020000Z" not in ids
     assert rows[0]["tags"] == {"schedule": "nightly"}
+    shown = json.loads(headrace("runs", "show", ids[0], "--json", ws=tmp_path / "ws").stdout)
+    assert shown["tags"] == {"schedule": "nightly"}
+    human = headrace("runs", "show", ids[0], ws=tmp_path / "ws", check=0).stdout
+    assert "tags schedule nightly" in human
 
 
 def test_rerun_resumes_from_the_failure(tmp_path: Path) -> None:

@@ -9,14 +9,7 @@ import pytest
 
 from headrace.engine import component, pipeline
 from tests.engine.dags import chain, diamond, failing_branch
-
-EXECUTORS = [
-    "local",
-    pytest.param("local-processes", marks=pytest.mark.slow),
-    pytest.param("dask", marks=pytest.mark.slow),
-    pytest.param("prefect", marks=pytest.mark.slow),
-]
-every_executor = pytest.mark.parametrize("make_exec", EXECUTORS, indirect=True)
+from tests.engine.executor_fixtures import EXECUTORS, every_executor  # noqa: F401
 
 
 @component(retries=2)

@@ -14,15 +14,9 @@ import pytest
 from headrace.engine import component, pipeline
 from headrace.engine.execution.capture import LOG_LIMIT
 from headrace.engine.store.spools import spool_path
+from tests.engine.dags import fails_once
+from tests.engine.executor_fixtures import EXECUTORS, every_executor  # noqa: F401
 from tests.prefect_fixture import prefect_client_env
-
-EXECUTORS = [
-    "local",
-    pytest.param("local-processes", marks=pytest.mark.slow),
-    pytest.param("dask", marks=pytest.mark.slow),
-    pytest.param("prefect", marks=pytest.mark.slow),
-]
-every_executor = pytest.mark.parametrize("make_exec", EXECUTORS, indirect=True)
 
 
 @component
@@ -36,18 +30,6 @@ def chatty(who: str, lines: int = 20) -> str:
         time.sleep(0.002)
     print(f"{who} no newline at the end", end="")
     return who
-
-
-@component(retries=1)
-def fails_once(counter: str) -> int:
-    folder = Path(counter)
-    folder.mkdir(exist_ok=True)
-    n = len(list(folder.iterdir())) + 1
-    (folder / str(n)).touch()
-    print(f"attempt {n} starting")
-    if n == 1:
-        raise ValueError("first attempt fails")
-    return n
 
 
 @pipeline(name="two-talkers")

@@ -185,3 +185,62 @@ def test_init_failing_fails_the_step_quickly(ws: Workspace, tmp_path: Path, pipe
     assert re.search(text, step.error)
     if pipe is bad_init:
         assert 'init_raises.py", line 5, in init' in step.error
+
+
+one_worker = parallel_run(
+    entry=ENTRIES / "behave.py",
+    name="behave",
+    mini_batch_size=2,
+    max_concurrency=1,
+    run_max_try=2,
+)
+
+
+@pipeline(name="behave-one-worker")
+def behaving_on_one_worker(folder: Path, counter: str):
+    return {"results": one_worker(data=folder, counter=counter).outputs.results}
+
+
+def test_mini_batches_queued_behind_one_whose_worker_exits_count_no_attempt(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    folder, counter = tmp_path / "in", tmp_path / "counter"
+    # quick mini-batches, so a second one waits on the worker behind the running one
+    write_files(folder / "a", [f"ok_{i:02d}" for i in range(6)])
+    write_files(folder / "b", ["exit_0", "ok_50"])
+    write_files(folder / "c", [f"ok_{i}" for i in range(60, 66)])
+    params = {"folder": str(folder), "counter": str(counter)}
+    run = behaving_on_one_worker.submit(params=params, workspace=ws)
+    assert run.status == "Completed", run.steps["behave"].error
+    batches = run.steps["behave"].batches
+    assert [(b["status"], b["attempts"]) for b in batches] == [("Completed", 1)] * 3 + [
+        ("Failed", 2)
+    ] + [("Completed", 1)] * 3
+    assert len(calls(counter)) == 6 + 2  # each other mini-batch ran once
+    names = run.outputs["results"].load()["file"].tolist()
+    assert names == [f"a/ok_{i:02d}" for i in range(6)] + [f"c/ok_{i}" for i in range(60, 66)]
+
+
+shuts_down = parallel_run(entry=ENTRIES / "shuts_down.py", name="shuts", max_concurrency=2)
+
+
+@pipeline(name="shuts-down")
+def shutting_down(folder: Path, counter: str):
+    return {"results": shuts_down(data=folder, counter=counter, mini_batch_size=1).outputs.results}
+
+
+def test_every_started_worker_runs_shutdown_and_atexit_before_the_step_ends(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    folder, counter = tmp_path / "in", tmp_path / "counter"
+    write_files(folder, [f"ok_{i}" for i in range(6)])
+    run = shutting_down.submit(
+        params={"folder": str(folder), "counter": str(counter)}, workspace=ws
+    )
+    assert run.raise_for_status().outputs["results"].load()["file"].tolist() == [
+        f"ok_{i}" for i in range(6)
+    ]
+    scored = {b["worker"].rsplit(":", 1)[-1] for b in run.steps["shuts"].batches}
+    for pid in scored:  # already there when the step returned
+        assert (counter / f"shutdown-{pid}").exists()
+        assert (counter / f"atexit-{pid}").exists()

@@ -14,7 +14,9 @@ from tests.engine.parallel.pipelines import ENTRIES, write_files
 
 pytestmark = pytest.mark.slow
 
-step = parallel_run(entry=ENTRIES / "behave.py", name="behave", mini_batch_size=2, max_concurrency=2)
+step = parallel_run(
+    entry=ENTRIES / "behave.py", name="behave", mini_batch_size=2, max_concurrency=2
+)
 
 
 @pipeline(name="prefect-behave")

@@ -15,7 +15,9 @@ def test_the_readme_snippet_defines_the_step(tmp_path: Path) -> None:
     section = README[start : README.index("\n## ", start + 1)]
     code = re.search(r"```python\n(.*?)```", section, re.S)
     assert code is not None
-    (tmp_path / "score.py").write_text("def init(model):\n    pass\n\n\ndef run(mini_batch):\n    return mini_batch\n")
+    (tmp_path / "score.py").write_text(
+        "def init(model):\n    pass\n\n\ndef run(mini_batch):\n    return mini_batch\n"
+    )
     (tmp_path / "batch.py").write_text(code.group(1))
     defn = load_pipeline(str(tmp_path / "batch.py")).definition
     step = defn.steps["score"]

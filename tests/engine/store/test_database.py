@@ -106,3 +106,26 @@ def test_pid_alive() -> None:
 
     assert pid_alive(os.getpid())
     assert not pid_alive(2**22 + 12345)
+
+
+def test_a_thread_can_release_its_read_connection(tmp_path) -> None:
+    """A thread that ends before the database (a Prefect mirror's, one per run) closes its
+    reader instead of leaving one open per run for the life of the process."""
+    import threading
+
+    from headrace.engine import Workspace
+
+    with Workspace(tmp_path / "ws") as ws:
+        before = len(ws.history._reader_conns)
+
+        def read() -> None:
+            ws.history.query("SELECT 1 AS one")
+            ws.history.release_reader()
+
+        threads = [threading.Thread(target=read) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(ws.history._reader_conns) == before
+        assert ws.history.query("SELECT 1 AS one") == [{"one": 1}]  # this thread's still works

@@ -231,7 +231,8 @@ class PrefectExecutor:
             task_runner=self._make_task_runner(),
             log_prints=False,
         )(_flow_function(list(run.params)))
-        tags = ("headrace", f"pipeline:{run.pipeline}", f"headrace-run:{run.run_id}")
+        tags = ["headrace", f"pipeline:{run.pipeline}", f"headrace-run:{run.run_id}"]
+        tags += [f"{k}:{v}" for k, v in run.tags.items()]  # schedule:NAME for a scheduled run
         token = _FLOW_MAIN.set(flow_main)
         try:
             with prefect.tags(*tags):

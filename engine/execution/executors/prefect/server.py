@@ -391,6 +391,9 @@ def _terminate(pid: int, timeout: float) -> None:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if not _alive(pid):
-                _CHILDREN.pop(pid, None)
+                child = _CHILDREN.pop(pid, None)
+                if child is not None:  # it may have died between poll() and the pid check:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        child.wait(timeout=5)  # reap it, or it stays behind as a zombie
                 return
             time.sleep(0.1)

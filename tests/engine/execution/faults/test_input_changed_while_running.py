@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from headrace.engine import Workspace
+from headrace.engine import Workspace, component, pipeline
+from headrace.engine.execution.inputs import input_marks
 
 FLOW = """
 import time
@@ -73,3 +74,44 @@ def test_an_input_changed_during_its_step_is_not_cached_under_its_old_content(
         second = w.runs(pipeline="changing")[0]
         assert not second.steps["total"].reused, second.steps["total"].reason
         assert second.outputs["total"].load() == 6
+
+
+@component
+def count_files(data: Path) -> int:
+    return sum(1 for _ in data.rglob("*"))
+
+
+@pipeline(name="folder-marks")
+def folder_flow(data: Path):
+    return {"n": count_files(data=data)}
+
+
+def _marks(folder: Path) -> dict[str, str]:
+    step = folder_flow.definition.steps["count_files"]
+    return input_marks(step, {"data": folder})
+
+
+def _stealthy_edit(path: Path) -> None:
+    """Same size, mtime put back (ctime still moves, as it does for any write)."""
+    st = path.stat()
+    path.write_text(path.read_text().upper())
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_marks_see_what_the_folder_fingerprint_sees(tmp_path: Path) -> None:
+    """A file under a linked subfolder and an empty subfolder count in a folder's key, so a
+    change to either while the step runs must count too."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.txt").write_text("abc")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "top.txt").write_text("top")
+    (data / "link").symlink_to(real, target_is_directory=True)
+    before = _marks(data)
+    assert _marks(data) == before
+    _stealthy_edit(real / "a.txt")
+    after_edit = _marks(data)
+    assert after_edit != before
+    (data / "empty").mkdir()
+    assert _marks(data) != after_edit

@@ -42,3 +42,26 @@ def test_gc_forgets_a_stored_value_with_the_last_run_using_it(ws: Workspace) -> 
     flow.submit(params={"text": "z"}, workspace=ws)
     collect(ws, keep_last=1)
     assert _stored(ws) == 0
+
+
+@component
+def keys(cfg: dict) -> list[str]:
+    return sorted(cfg)
+
+
+@pipeline(name="reference-lookalike")
+def lookalike(cfg: dict):
+    return {"keys": keys(cfg=cfg)}
+
+
+def test_a_value_that_looks_like_a_stored_reference_is_kept_as_it_is(ws: Workspace) -> None:
+    """A user's dict holding the marker key is neither mistaken for a reference (which broke
+    ``runs list`` with a KeyError) nor replaced by a placeholder."""
+    for cfg in (
+        {"__headrace_stored_value__": "abc"},
+        {"__headrace_stored_value__": "abc", "size": 5, "type": "str"},
+    ):
+        run = lookalike.submit(params={"cfg": cfg}, workspace=ws)
+        assert run.status == "Completed"
+        assert ws.run(run.id).params["cfg"] == cfg
+        assert ws.history.list_runs()[0]["params"]["cfg"] is not None  # listing does not fail

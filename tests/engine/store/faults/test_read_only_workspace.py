@@ -71,3 +71,21 @@ def test_read_commands_work_on_a_read_only_workspace_and_a_run_says_why(
     assert "is read-only here" in run.stdout and "Traceback" not in run.stdout, run.stdout
     assert "damaged" not in run.stdout and "move it aside" not in run.stdout
     assert (ws / "headrace.db").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_a_read_only_file_that_is_no_headrace_database_gets_one_line(tmp_path: Path) -> None:
+    """An empty or foreign headrace.db on a read-only mount: no raw 'no such table' trace."""
+    from headrace.engine import Workspace
+
+    ws = tmp_path / "ws"
+    Workspace(ws).close()
+    for name in ("headrace.db-wal", "headrace.db-shm"):
+        (ws / name).unlink(missing_ok=True)
+    (ws / "headrace.db").write_bytes(b"")
+    (listing,) = _read_only(ws, ["runs", "list"])
+    assert listing.returncode != 0
+    assert (
+        "Traceback" not in listing.stdout and "no such table" not in listing.stdout.split("(")[0]
+    ), listing.stdout
+    assert "headrace.db" in listing.stdout, listing.stdout
