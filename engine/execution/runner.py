@@ -222,7 +222,7 @@ class Runner:
             store=self.ws.store.spec(),
             tags=dict(self.recorded.get("tags") or {}),
         )
-        self.observer = make_observer(self.executor, info, self.ws, self.recorded.get("tags"))
+        self.observer = make_observer(self.executor, info, self.ws)
         self.cache_index = CacheIndex(history, list(self.defn.steps))
         try:
             status = self.executor.session(info, self._loop)

@@ -40,8 +40,11 @@ def test_a_firing_whose_pipeline_file_is_broken_is_a_failed_run_with_its_error(t
     flows.write_text(flows.read_text() + "\nraise RuntimeError('half-edited file')\n")
     ws = Workspace(ws_path)
     with caplog.at_level(logging.DEBUG, logger="headrace.scheduler"):
-        for _ in range(3):  # the first attempt, then two retries of the same firing
-            Daemon(ws, backoff=0.01).run_once()
+        for i in range(3):  # the first attempt, then two retries of the same firing
+            # each pass waits out the doubling backoff first, and the backoff is long enough
+            # that a pass never re-fires the attempt it has just seen fail
+            time.sleep(0.3 * 2 ** (i - 1) + 0.1 if i else 0)
+            Daemon(ws, backoff=0.3).run_once()
     runs = headrace("runs", "list", "--json", "-w", str(ws_path))
     listed = json.loads(runs.stdout)
     assert [r["status"] for r in listed] == [Status.FAILED] * 3

@@ -70,9 +70,7 @@ class _Unobserved:
         pass
 
 
-def make_observer(
-    executor: Executor, run: RunInfo, ws: Workspace, tags: dict[str, str] | None
-) -> Observer:
+def make_observer(executor: Executor, run: RunInfo, ws: Workspace) -> Observer:
     """The observer mirroring ``run`` to a Prefect server when one answers, else one doing nothing.
 
     Runs on the prefect executor are flow runs already and are not mirrored. Prefect is
@@ -82,7 +80,7 @@ def make_observer(
         return _Unobserved()
     from .prefect.mirror import mirror  # no prefect import until a server answers
 
-    return mirror(run, ws, tags or {}) or _Unobserved()
+    return mirror(run, ws) or _Unobserved()
 
 
 __all__ = ["Executor", "RunInfo", "make_executor", "make_observer", "Observer", "EXECUTORS"]

@@ -311,7 +311,7 @@ def test_a_step_skipped_before_its_upstream_was_sent_still_links_to_it(ws, serve
     from headrace.engine.execution.executors.prefect.mirror import Mirror
 
     upstream = {"a": (), "b": (), "c": ("a", "b")}
-    m = Mirror(server.url, RunInfo("r-links", "links", {}, upstream, workspace=ws.root), ws, {})
+    m = Mirror(server.url, RunInfo("r-links", "links", {}, upstream, workspace=ws.root), ws)
     # One batch, as when the thread is behind: a's Running state is superseded by its end,
     # which comes after c was skipped.
     m.event("a", Status.RUNNING, {})
@@ -336,7 +336,7 @@ def test_a_scheduled_run_on_the_prefect_executor_is_tagged_with_its_schedule(ws,
 
 def test_prefect_executor_runs_are_not_mirrored_twice(ws) -> None:
     run = RunInfo("r", "p", {}, {}, workspace=ws.root)
-    observer = make_observer(make_executor("prefect"), run, ws, {})
+    observer = make_observer(make_executor("prefect"), run, ws)
     assert type(observer).__name__ == "_Unobserved"
 
 

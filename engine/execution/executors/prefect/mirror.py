@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -48,12 +47,12 @@ _sending_lock = threading.Lock()
 _sending: list[Mirror] = []  # closed mirrors whose thread was still sending after FLUSH
 
 
-def mirror(run: RunInfo, ws: Workspace, tags: Mapping[str, str]) -> Mirror | None:
+def mirror(run: RunInfo, ws: Workspace) -> Mirror | None:
     """A started :class:`Mirror` of ``run``, or None when no Prefect server answers (or the
     mirror cannot start: it never fails the run)."""
     try:
         url = server_url(ws.root)
-        return None if url is None else Mirror(url, run, ws, tags)
+        return None if url is None else Mirror(url, run, ws)
     except Exception as exc:
         log.debug("headrace: not mirroring run %s to Prefect: %r", run.run_id, exc)
         return None
@@ -72,11 +71,10 @@ class Mirror:
         url: the Prefect API URL (it answered a health probe).
         run: the run.
         ws: its workspace (reused steps' metrics and the summary are read from its history).
-        tags: the run's tags (``{"schedule": NAME}`` for scheduled runs).
     """
 
-    def __init__(self, url: str, run: RunInfo, ws: Workspace, tags: Mapping[str, str]):
-        self.url, self.run, self.ws, self.tags = url, run, ws, dict(tags)
+    def __init__(self, url: str, run: RunInfo, ws: Workspace):
+        self.url, self.run, self.ws = url, run, ws
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.closed = False
         self.flow_run_id: Any = None
@@ -184,7 +182,7 @@ class Mirror:
         run = self.run
         flow = SimpleNamespace(name=run.pipeline, version=None, retries=0, retry_delay_seconds=0)
         tags = ["headrace", f"pipeline:{run.pipeline}", f"headrace-run:{run.run_id}"]
-        tags += [f"{k}:{v}" for k, v in self.tags.items()]
+        tags += [f"{k}:{v}" for k, v in run.tags.items()]
         self.flow_run_id = client.create_flow_run(
             flow,
             name=f"{run.pipeline}-{run.run_id}",
@@ -363,7 +361,7 @@ def mirror_recorded(ws: Workspace, run_id: str) -> None:
         return
     tags = row.get("tags") or {}
     info = RunInfo(run_id, row["pipeline"], row["params"], workspace=ws.root, tags=tags)
-    sender = mirror(info, ws, tags)
+    sender = mirror(info, ws)
     if sender is not None:
         sender.close(Status(row["status"]), row.get("error"))
 
