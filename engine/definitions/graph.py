@@ -38,11 +38,11 @@ def build_graph(
         for a in s.after:
             if not g.has_edge(a, s.name):
                 g.add_edge(a, s.name, kind="order", inputs=())
+    rank = {s.name: i for i, s in enumerate(steps)}
     try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        rank = {s.name: i for i, s in enumerate(steps)}
         return g, list(nx.lexicographical_topological_sort(g, key=rank.__getitem__))
+    except nx.NetworkXUnfeasible:  # a cycle: find one to name
+        cycle = nx.find_cycle(g)
     path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
     problems.append(
         f"pipeline {name!r} has a cycle: {path}; remove one of the .after() calls that close it"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
-from ..store.spools import LOGS_DIR, remove_run_folder, spool_path, tail
+from ..store.spools import LOGS_DIR, remove_run_folder, safe_name, spool_path, tail
 from .capture import LOG_LIMIT
 from .task import StepResult
 
@@ -24,27 +25,29 @@ class AttemptRecorder:
         self.run_id = run_id
         self.folder = self.workspace / LOGS_DIR / run_id
         self._names: dict[str, str] = {}
+        self._stem = str(spool_path(self.workspace, run_id, "s", 0))[: -len("s.0.log")]
         with contextlib.suppress(OSError):  # no spool (no --follow) rather than no run
             self.folder.mkdir(parents=True, exist_ok=True)
 
     def spool(self, step: str, attempt: int) -> str:
         """The spool file of ``step``'s attempt ``attempt``."""
-        if step not in self._names:  # a string per step: this runs once per attempt
-            self._names[step] = str(spool_path(self.workspace, self.run_id, step, 0))[:-5]
-        return f"{self._names[step]}{attempt}.log"
+        name = self._names.get(step)
+        if name is None:  # strings only: this runs once per attempt
+            name = self._names[step] = f"{self._stem}{safe_name(step)}."
+        return f"{name}{attempt}.log"
 
     def record(self, result: StepResult) -> tuple[Any, ...]:
         """The arguments of ``record_attempt_op`` for a finished attempt; drops its spool.
 
         An attempt whose worker died returns no log: what it spooled before is kept instead.
         """
-        path = Path(self.spool(result.step, result.attempt))
+        path = self.spool(result.step, result.attempt)
         logs, chars = result.logs, result.log_chars
         if not logs and not result.ok:  # a worker that died spooled what it printed
-            logs, chars = tail(path, LOG_LIMIT)
+            logs, chars = tail(Path(path), LOG_LIMIT)
         if logs:  # an attempt that printed nothing never made a spool file
             with contextlib.suppress(OSError):
-                path.unlink()
+                os.unlink(path)
         error = f"{result.error_type}: {result.error}" if not result.ok else None
         times = (result.started_at, result.finished_at)
         return (self.run_id, result.step, result.attempt, result.ok, times, error, logs, chars)

@@ -253,7 +253,12 @@ def explain(path: Path, exc: BaseException) -> WorkspaceError:
             "cannot be opened or created there; check that the folder exists and that you "
             "may write to it"
         )
-    elif "malformed" in text or "not a database" in text or type(exc) is sqlite3.DatabaseError:
+    elif (
+        "malformed" in text
+        or "not a database" in text
+        or "could not decode" in text  # headrace writes only UTF-8 text: bytes were damaged
+        or type(exc) is sqlite3.DatabaseError
+    ):
         why = (
             "is damaged; move it aside (its runs are lost; artifacts stay) and run again to "
             "start a new history"
@@ -386,9 +391,7 @@ class BatchWriter:
             ops = [i for i in items if isinstance(i, tuple)]
             try:
                 if ops:
-                    with self.history.transaction() as c:
-                        for op, args in ops:
-                            self._apply(c, op, args)
+                    self._write(ops)
             except BaseException as exc:  # reported by flush()
                 self._error = exc
             for i in items:
@@ -396,6 +399,20 @@ class BatchWriter:
                     i.set()
             if any(i is None for i in items):
                 return
+
+    def _write(self, ops: list[tuple[Callable[..., None], tuple[Any, ...]]]) -> None:
+        """Commit ``ops`` in one transaction; when one fails, all again, each in a savepoint
+        (so only the failing one is undone), which costs two statements per op only then."""
+        try:
+            with self.history.transaction() as c:
+                for op, args in ops:
+                    op(c, *args)
+            return
+        except Exception:  # rolled back whole: nothing of it was committed
+            pass
+        with self.history.transaction() as c:
+            for op, args in ops:
+                self._apply(c, op, args)
 
     def _apply(self, c: sqlite3.Connection, op: Callable[..., None], args: tuple[Any, ...]) -> None:
         """Apply one write in a savepoint: a failing write is undone alone and reported."""

@@ -19,16 +19,20 @@ LOG_LIMIT = 1_000_000
 
 def spool_path(workspace: Path, run_id: str, step: str, attempt: int) -> Path:
     """Where an attempt running now appends its output."""
-    return Path(workspace) / LOGS_DIR / run_id / f"{_safe(step)}.{attempt}.log"
+    return Path(workspace) / LOGS_DIR / run_id / f"{safe_name(step)}.{attempt}.log"
 
 
-def _safe(step: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", step)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_name(step: str) -> str:
+    """``step`` as a file name: characters other than letters, digits, ``_.-`` become ``_``."""
+    return _UNSAFE.sub("_", step)
 
 
 def spooled_attempts(workspace: Path, run_id: str, step: str) -> list[int]:
     """The attempts of ``step`` that have a spool file now (running, or interrupted)."""
-    prefix = _safe(step) + "."
+    prefix = safe_name(step) + "."
     try:
         names = os.listdir(Path(workspace) / LOGS_DIR / run_id)
     except OSError:

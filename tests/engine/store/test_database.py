@@ -70,12 +70,24 @@ def test_the_batch_writer_commits_everything_and_reports_a_failed_write(tmp_path
         writer.put(_insert, f"k{i}", i)
     writer.flush()
     assert db.query("SELECT COUNT(*) AS n FROM t")[0]["n"] == 500
+    writer.put(_insert, "before", 0)
+    writer.put(_half_then_fail, "half")  # undone alone, though it wrote a row first
     writer.put(_insert, "k1", 1)  # a duplicate key: this write alone fails
     writer.put(_insert, "later", 2)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(ValueError, match="half"):  # the first failure is the one reported
         writer.close()
-    assert db.query("SELECT v FROM t WHERE k='later'") == [{"v": 2}]
+    assert db.query("SELECT v FROM t WHERE k IN ('before', 'later') ORDER BY v") == [
+        {"v": 0},
+        {"v": 2},
+    ]
+    assert db.query("SELECT v FROM t WHERE k = 'half'") == []
+    assert db.query("SELECT v FROM t WHERE k = 'k1'") == [{"v": 1}]
     db.close()
+
+
+def _half_then_fail(c: sqlite3.Connection, k: str) -> None:
+    _insert(c, k, -1)
+    raise ValueError(f"{k} written, then failed")
 
 
 def test_concurrent_writers_on_one_file_wait_instead_of_failing(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ def test_damaged_data_pages_give_one_clear_error_from_run_and_gc(tmp_path: Path)
         (sqlite3.OperationalError("database or disk is full"), "the disk is full"),
         (sqlite3.OperationalError("database is locked"), "stayed locked by another process"),
         (sqlite3.DatabaseError("database disk image is malformed"), "is damaged"),
+        (sqlite3.OperationalError("Could not decode to UTF-8 column 'id'"), "is damaged"),
         (PermissionError(13, "Permission denied"), "is read-only here"),
     ],
 )
