@@ -99,7 +99,7 @@ def main() -> None:
         )
         console.print(
             f"engine time per reused step (marginal, from the two sizes): {ours:.3f} ms "
-            "(target <= 0.1 ms)"
+            "(target <= 0.05 ms)"
         )
         if args.no_prefect:
             return

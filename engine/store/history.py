@@ -356,7 +356,8 @@ def finish_step_op(
     for name, value, ts in metrics:
         seqs[name] = seqs.get(name, -1) + 1
         rows.append((run_id, step, name, seqs[name], json.dumps(value), ts))
-    c.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?)", rows)
+    if rows:  # an executemany of nothing still costs a statement
+        c.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?)", rows)
     if metrics_from is not None:
         c.execute(
             "INSERT OR REPLACE INTO metrics SELECT ?, ?, name, seq, value, logged_at "
@@ -379,6 +380,8 @@ def add_artifacts(c: sqlite3.Connection, records: Sequence[ArtifactRecord]) -> N
 def _add_outputs(
     c: sqlite3.Connection, run_id: str, step: str, outputs: Sequence[tuple[str, ArtifactRecord]]
 ) -> None:
+    if not outputs:
+        return
     add_artifacts(c, [a for _, a in outputs])
     c.executemany(
         "INSERT OR REPLACE INTO step_outputs VALUES (?,?,?,?)",
