@@ -7,7 +7,6 @@ import os
 import secrets
 import threading
 import time
-from asyncio import _get_running_loop as asyncio_running
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import replace
@@ -30,9 +29,9 @@ from .inputs import changed_inputs, check_paths, ingredients, input_marks
 from .provenance import Provenance, keep_snapshot, provenance
 from .reuse import Decision, Ingredients, blocker, decide
 from .state import RunState
+from .step_fields import changed_while_running, finished_fields, reused_fields
 from .task import InputSpec, StepResult, StepTask
 from .twins import Twins
-from .worker import execute
 
 if TYPE_CHECKING:
     from ..definitions.pipeline import Pipeline
@@ -135,7 +134,6 @@ def _output_source(b: Binding) -> dict[str, Any]:
 
 POLL = 0.05  # seconds between looks at whether a timed attempt has started running
 CANCEL_POLL = 0.5  # seconds between looks at whether `headrace runs cancel` asked to stop
-INLINE_UNDER = 0.02  # seconds: a lone step whose component last took less runs in the runner
 
 
 class Runner:
@@ -190,9 +188,6 @@ class Runner:
         self.reports_start = bool(getattr(executor, "reports_start", False))
         self.eager = executor if isinstance(executor, EagerExecutor) else None
         self.dispatch = Dispatcher(self.state, self.upstream) if self.eager is not None else None
-        self.in_process = bool(getattr(executor, "in_process", False))
-        self.quick: set[int] = set()  # components whose last attempt took under INLINE_UNDER
-        self.inline: tuple[Future[StepResult], StepTask] | None = None  # to run in this thread
 
     def run(self) -> Status:
         """Record the run, execute it in the executor's session, and record the outcome."""
@@ -290,7 +285,6 @@ class Runner:
         while ready := self.state.take_ready():
             now = time.time()
             started = []
-            lone = len(ready) == 1 and not self.flights  # nothing runs beside it
             for step in ready:
                 ahead = self.dispatch.adopt(step) if self.dispatch is not None else None
                 decision = self._decide(step, ahead.plan if ahead is not None else None)
@@ -307,7 +301,7 @@ class Runner:
                         self._reuse(step, twin, now)
                         continue
                     if not self.twins.parked(step):
-                        self._submit(step, decision, now, lone=lone)
+                        self._submit(step, decision, now)
                 else:  # sent ahead: it runs (or is reused) on the cluster already
                     self.state.launch(step)
                     ahead.submitted = ahead.started_at = now
@@ -316,8 +310,6 @@ class Runner:
                 started.append((step, {"status": Status.RUNNING.value, "started_at": now}))
             if started:
                 self.writer.put(update_steps_op, self.run_id, started)
-            if self.inline is not None:
-                self._run_inline(*self.inline)
 
     def _decide(self, step: str, plan: EagerPlan | None = None) -> Decision:
         s = self.defn.steps[step]
@@ -349,19 +341,7 @@ class Runner:
 
     def _reuse(self, step: str, d: Decision, now: float) -> None:
         self.outputs[step] = dict(d.outputs)
-        fields = {
-            "status": Status.COMPLETED.value,
-            "reused": 1,
-            "reused_from": d.reused_from,
-            "reason": d.reason,
-            "started_at": now,
-            "finished_at": now,
-            "duration": 0.0,
-            "attempts": 0,
-            "cache_key": d.key,
-            "code_fp": d.ingredients.code,
-            "inputs": d.ingredients.to_json(),
-        }
+        fields = reused_fields(d, now)
         assert d.reused_from is not None and d.source_step is not None
         self.writer.put(
             finish_step_op,
@@ -407,56 +387,20 @@ class Runner:
             regenerate_outputs=self.regenerate_outputs,
         )
 
-    def _submit(
-        self, step: str, decision: Decision, started_at: float, *, lone: bool = False
-    ) -> None:
+    def _submit(self, step: str, decision: Decision, started_at: float) -> None:
         """Hand the step's next attempt to the executor and wait for it.
 
-        A ``lone`` step (nothing else runs or is ready) runs in this thread instead when it
-        is known to be quick (see :meth:`_may_inline`): a thread hand-off costs more than a
-        small step's whole work.
+        Always the executor's, never this thread (the caller's): there a step could swallow
+        Ctrl-C, hide a cancel until it returns, or leave its context variables, signal
+        handlers and decimal context behind (see ``test_steps_run_in_the_pool.py``).
         """
         attempt = self.state.launch(step)
-        task = self._task(step, attempt)
-        if lone and self._may_inline(step):
-            future: Future[StepResult] = Future()
-            self.inline = (future, task)  # run by _launch_ready once the step is recorded
-        else:
-            future = self.executor.submit(task, self.upstream[step])
+        future = self.executor.submit(self._task(step, attempt), self.upstream[step])
         timeout = self.defn.steps[step].component.timeout
         flight = InFlight(step, attempt, future, timeout, time.time(), started_at, None, decision)
         if self.dispatch is not None:
             self.dispatch.moved(step)
         self._wait_for(flight)
-
-    def _may_inline(self, step: str) -> bool:
-        """Whether ``step`` may run in the runner's thread rather than the executor's pool.
-
-        Only on an in-process executor (the thread pool), for a component with no timeout
-        whose last attempt in this run succeeded in under ``INLINE_UNDER`` (so the first
-        call of each component runs in the pool, and a slow one stays there), and never
-        under a running event loop (a step's ``asyncio.run()`` works as in a pool thread).
-        A cancel from ``headrace runs cancel`` is seen between steps, as always; Ctrl-C
-        reaches the step itself.
-        """
-        comp = self.defn.steps[step].component
-        if not self.in_process or comp.timeout is not None or id(comp) not in self.quick:
-            return False
-        return asyncio_running() is None
-
-    def _run_inline(self, future: Future[StepResult], task: StepTask) -> None:
-        """Run the attempt held for this thread; its result arrives as a pool's would."""
-        self.inline = None
-        future.headrace_started_at = time.time()  # type: ignore[attr-defined]  # as the pool
-        future.set_running_or_notify_cancel()
-        try:
-            result = execute(task)
-        except KeyboardInterrupt:  # the run's cancel records the attempt (it is in flight)
-            raise
-        except BaseException as exc:  # SystemExit and the like: as the pool reports them
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
 
     def _wait_for(self, flight: InFlight) -> None:
         """Wait for ``flight``, launched in the state; its timeout counts from when it starts
@@ -522,11 +466,6 @@ class Runner:
     def _handle(self, flight: InFlight, result: StepResult) -> None:
         step = flight.step
         self.writer.put(record_attempt_op, *self.attempts.record(result))
-        comp = id(self.defn.steps[step].component)
-        if result.ok and result.finished_at - result.started_at < INLINE_UNDER:
-            self.quick.add(comp)
-        else:
-            self.quick.discard(comp)
         if result.ok:
             self.outputs[step] = dict(result.outputs)
             cached = self._finish(flight, Status.COMPLETED, result)
@@ -567,27 +506,14 @@ class Runner:
     def _finish(self, flight: InFlight, status: Status, result: StepResult) -> bool:
         step, d = flight.step, flight.decision
         assert d is not None
-        fields: dict[str, Any] = {
-            "status": status.value,
-            "attempts": flight.attempt,
-            "started_at": flight.started_at,
-            "finished_at": result.finished_at,
-            "duration": result.finished_at - result.started_at,
-            "reason": d.reason,
-            "cache_key": d.key,
-            "code_fp": d.ingredients.code,
-            "inputs": d.ingredients.to_json(),
-        }
-        if not result.ok:
-            fields["error"] = f"{result.error_type}: {result.error}"
-            fields["traceback"] = result.traceback
+        fields = finished_fields(d, status, flight.attempt, flight.started_at, result)
         comp = self.defn.steps[step].component
         cacheable = result.ok and d.key is not None and comp.allow_reuse and comp.deterministic
         marks = self.marks.get(step, {})
         moved = changed_inputs(self.defn.steps[step], self.values, marks) if cacheable else []
         if moved:  # the key describes content the step may not have read
             cacheable = False
-            fields["reason"] = f"{d.reason}; not cached: {_changed_while_running(moved)}"
+            fields["reason"] = f"{d.reason}; not cached: {changed_while_running(moved)}"
         self.writer.put(
             finish_step_op,
             self.run_id,
@@ -689,9 +615,3 @@ class Runner:
         self.observer.event(step, status, info, result)
         if self.on_event is not None:
             self.on_event(step, status, info)
-
-
-def _changed_while_running(ports: list[str]) -> str:
-    names = ", ".join(repr(p) for p in ports)
-    what = f"input {names}" if len(ports) == 1 else f"inputs {names}"
-    return f"{what} changed while the step ran, so its result may mix old and new content"

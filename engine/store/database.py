@@ -355,12 +355,18 @@ def pid_alive(pid: int, started: str | None = None) -> bool:
         return True
 
 
+GATHER = 0.002  # seconds the history writer gathers writes before it commits them
+
+
 class BatchWriter:
     """Applies history writes on a background thread, as many per transaction as are waiting.
 
     The runner's loop then never waits for SQLite: a 1,000-step chain costs a handful of
-    commits instead of two per step. :meth:`flush` waits until everything queued is committed
-    and re-raises a failed write.
+    commits instead of two per step. Once a write arrives, the thread gathers what follows
+    for up to ``GATHER`` seconds before it commits (waking for every write, it took the
+    interpreter lock from the step threads twice per step); :meth:`flush` and :meth:`close`
+    cut that wait short. :meth:`flush` waits until everything queued is committed and
+    re-raises a failed write.
 
     Args:
         history: the database to write to.
@@ -369,6 +375,7 @@ class BatchWriter:
     def __init__(self, history: Database):
         self.history = history
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._urgent = threading.Event()  # someone waits for the queue to be written
         self._error: BaseException | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="headrace-history", daemon=True)
@@ -383,6 +390,9 @@ class BatchWriter:
     def _loop(self) -> None:
         while True:
             items = [self._queue.get()]
+            if isinstance(items[0], tuple):  # more are on their way: one transaction for all
+                self._urgent.wait(GATHER)
+            self._urgent.clear()
             while True:
                 try:
                     items.append(self._queue.get_nowait())
@@ -392,8 +402,8 @@ class BatchWriter:
             try:
                 if ops:
                     self._write(ops)
-            except BaseException as exc:  # reported by flush()
-                self._error = exc
+            except BaseException as exc:  # reported by flush(): the first one
+                self._error = self._error or exc
             for i in items:
                 if isinstance(i, threading.Event):
                     i.set()
@@ -408,6 +418,9 @@ class BatchWriter:
                 for op, args in ops:
                     op(c, *args)
             return
+        except (WorkspaceError, sqlite3.OperationalError) as exc:  # rolled back whole
+            if isinstance(exc, WorkspaceError) or "locked" in str(exc) or "busy" in str(exc):
+                raise  # the database's fault (a lock outlasted the busy timeout): no op's
         except Exception:  # rolled back whole: nothing of it was committed
             pass
         with self.history.transaction() as c:
@@ -429,6 +442,7 @@ class BatchWriter:
         if not self._closed:
             done = threading.Event()
             self._queue.put(done)
+            self._urgent.set()
             done.wait()
         if self._error is not None:
             error = self._error
@@ -440,6 +454,7 @@ class BatchWriter:
         """Flush and stop the thread (a second call only re-checks for errors)."""
         if not self._closed:
             self._queue.put(None)
+            self._urgent.set()
             self._thread.join()
             self._closed = True
         self.flush()

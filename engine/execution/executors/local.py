@@ -36,11 +36,6 @@ class LocalExecutor:
         self.processes = processes
         self._pool: Any = None
 
-    @property
-    def in_process(self) -> bool:
-        """Steps run in threads of this process (so a quick one may run in the runner's)."""
-        return not self.processes
-
     def session(self, run: RunInfo, body: Callable[[], T]) -> T:
         """Run the runner loop with a fresh pool."""
         if self.processes:

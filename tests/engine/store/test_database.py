@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,29 @@ def test_the_batch_writer_commits_everything_and_reports_a_failed_write(tmp_path
 def _half_then_fail(c: sqlite3.Connection, k: str) -> None:
     _insert(c, k, -1)
     raise ValueError(f"{k} written, then failed")
+
+
+def test_a_batch_the_lock_kept_out_is_reported_once_not_replayed(tmp_path: Path) -> None:
+    """A lock held past the busy timeout blames no op: the batch is not replayed op by op
+    (which would wait the timeout out again), and the error reaches flush()."""
+    db = Database(tmp_path / "x.db", SCHEMA)
+    db._conn.execute("PRAGMA busy_timeout=300")
+    other = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writes, and takes its time
+    writer = db.writer()
+    writer.put(_insert, "a", 1)
+    writer.put(_insert, "b", 2)
+    started = time.monotonic()
+    with pytest.raises(WorkspaceError, match="locked"):
+        writer.flush()
+    assert time.monotonic() - started < 2.5  # one busy wait (0.3 s), not one per op
+    other.execute("ROLLBACK")
+    other.close()
+    writer.put(_insert, "c", 3)
+    with pytest.raises(WorkspaceError):  # the first error stays reported
+        writer.close()
+    assert db.query("SELECT k FROM t") == [{"k": "c"}]  # the later batch went in
+    db.close()
 
 
 def test_concurrent_writers_on_one_file_wait_instead_of_failing(tmp_path: Path) -> None:
