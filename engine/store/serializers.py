@@ -81,7 +81,11 @@ def _write_table(value: Any, stage: Path) -> tuple[ArtifactFormat, str, str]:
     raise ArtifactError(f"expected a pandas.DataFrame or pyarrow.Table, got {type(value).__name__}")
 
 
-def _write_path(value: Any, stage: Path, movable: Path | None) -> tuple[ArtifactFormat, str, str]:
+def _write_path(
+    value: Any, stage: Path, movable: Path | None, top: bool = True
+) -> tuple[ArtifactFormat, str, str]:
+    """Stage a returned file or folder (``top``: as the payload itself, whose name is
+    recorded as text; else inside the payload, where any name the disk takes is kept)."""
     if not isinstance(value, (str, Path)):
         raise ArtifactError(
             f"expected a pathlib.Path to a file or folder, got {type(value).__name__}"
@@ -98,6 +102,13 @@ def _write_path(value: Any, stage: Path, movable: Path | None) -> tuple[Artifact
     name = (
         "output" if own and movable is not None and src.resolve() == movable.resolve() else src.name
     )
+    if top and not _is_text(name):
+        raise ArtifactError(
+            f"the returned path {os.fsencode(src)!r} has a name that is not UTF-8 text, and "
+            "headrace records the name of a returned file as text; rename it (e.g. to "
+            f"{os.fsencode(name).decode('latin-1')!r}), or return the folder that holds it "
+            "(names inside a folder are kept as they are)"
+        )
     dest = stage / (name or "data")
     if own:
         os.rename(src, dest)  # the step's own output: move, do not copy
@@ -116,9 +127,18 @@ def _write_paths(value: Any, stage: Path, movable: Path | None) -> tuple[Artifac
     folder = stage / "files"
     folder.mkdir()
     for i, item in enumerate(value):
-        _, name, _ = _write_path(item, folder, movable)
+        _, name, _ = _write_path(item, folder, movable, top=False)
         os.rename(folder / name, folder / f"{i:05d}-{name}")
     return "files", "files", ""
+
+
+def _is_text(name: str) -> bool:
+    """Whether a file name decoded from the disk is UTF-8 text (no surrogate escapes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def materialize_links(path: Path) -> None:

@@ -49,3 +49,57 @@ def test_the_stat_cache_skips_names_it_cannot_store(tmp_path: Path) -> None:
     cache.store(name, st, "0" * 32, hashed_at_ns=0)
     assert cache.lookup(name, st) is None and cache.prefetch(name) == 0
     cache.close()
+
+
+@component
+def pick(folder: Path) -> Path:
+    return max(folder.iterdir(), key=_not_utf8)
+
+
+@component
+def pick_all(folder: Path) -> list[Path]:
+    return sorted(folder.iterdir(), key=_not_utf8)  # the UTF-8 name first
+
+
+def _not_utf8(path: Path) -> bool:
+    return b"\xff" in os.fsencode(path.name)
+
+
+@pipeline
+def picking(folder: Path):
+    return {"one": pick(folder=folder)}
+
+
+@pipeline
+def picking_all(folder: Path):
+    return {"all": pick_all(folder=folder)}
+
+
+def test_returning_a_file_whose_name_is_not_utf8_fails_the_step_clearly(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """The returned file's own name is recorded as text: one clear error, nothing stored."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "good.csv").write_text("1\n")
+    _bad_name(data, b"2\n")
+    run = picking.submit(params={"folder": str(data)}, workspace=ws)
+    assert run.status == "Failed"
+    error = run.steps["pick"].error or ""
+    assert error.startswith("ArtifactError: step 'pick'") and "not UTF-8 text" in error
+    assert "/bad\\xff name.csv'" in error and "return the folder that holds it" in error
+    assert "UnicodeEncodeError" not in (run.steps["pick"].traceback or "")
+
+
+def test_files_with_non_utf8_names_inside_a_returned_list_are_kept(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "good.csv").write_text("1\n")
+    _bad_name(data, b"2\n")
+    run = picking_all.submit(params={"folder": str(data)}, workspace=ws)
+    assert run.status == "Completed", run.steps["pick_all"].error
+    stored = run.outputs["all"].load()
+    assert [p.read_bytes() for p in stored] == [b"1\n", b"2\n"]
+    assert os.fsencode(stored[1].name).endswith(b"bad\xff name.csv")
