@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParameterError
 from ..fingerprint.files import fingerprint_file
 from .batches import Item, item_key
 
@@ -106,9 +107,22 @@ def file_items(
     """
     if stat_cache is not None and folder is not None:
         stat_cache.prefetch(os.path.abspath(folder))
-    return [
-        Item(name, path, item_key(name, fingerprint_file(path, stat_cache))) for name, path in files
-    ]
+    items = []
+    for name, path in files:
+        shown = _as_text(name)
+        items.append(Item(shown, path, item_key(shown, fingerprint_file(path, stat_cache))))
+    return items
+
+
+def _as_text(name: str) -> str:
+    """A file name as text for the ``file`` column: a name that is not UTF-8 (decoded from
+    the disk with surrogate escapes, which Parquet cannot store) shows its odd bytes as
+    ``\\xNN``; the entry still gets the real path."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
 
 
 def table_input(data: Any, fmt: str, glob: str | None) -> TableInput:
@@ -122,6 +136,13 @@ def table_input(data: Any, fmt: str, glob: str | None) -> TableInput:
         paths = [p for _, p in list_files(data, pattern)]
     sources, size = [], 0.0
     for path in paths:
+        if _as_text(path) != path:  # pyarrow opens files by UTF-8 path only
+            raise ParameterError(
+                f"data=: the table file {os.fsencode(path)!r} has a name that is not UTF-8 text, "
+                "which pyarrow cannot open; rename it (e.g. to "
+                f"{os.fsencode(os.path.basename(path)).decode('latin-1')!r}), or "
+                "leave it out with glob="
+            )
         rows, nbytes = _parquet_meta(path) if fmt == "parquet" else _csv_meta(path)
         sources.append(TableSource(path, fmt, rows))
         if not size and rows:

@@ -158,3 +158,30 @@ def test_editing_the_entry_scores_everything_again(ws: Workspace, tmp_path: Path
     assert not changed.steps["edited"].reused
     assert changed.steps["edited"].metrics["mini_batches_reused"] == 0
     assert changed.outputs["results"].load()["size"].tolist() == [len("a:x") * 10] * 3
+
+
+sizes = parallel_run(entry=ENTRIES / "sizes.py", name="sizes", mini_batch_size=1)
+
+
+@pipeline(name="sizes")
+def sizes_pipe(folder: Path):
+    return {"results": sizes(data=folder).outputs.results}
+
+
+def test_a_file_name_that_is_not_utf8_is_scored_and_shown_escaped(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """Parquet cannot store such a name as text: the ``file`` column shows its odd bytes as
+    ``\\xNN``, while the entry reads the real file."""
+    import os
+
+    folder = tmp_path / "in"
+    write_files(folder, ["ok.txt"])
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "wb") as f:
+        f.write(b"four")
+    run = sizes_pipe.submit(params={"folder": str(folder)}, workspace=ws).raise_for_status()
+    results = run.outputs["results"].load()
+    assert results["file"].tolist() == ["caf\\xe9.txt", "ok.txt"]
+    assert results["result"].tolist() == [4, len("ok.txt:x")]
+    again = sizes_pipe.submit(params={"folder": str(folder)}, workspace=ws).raise_for_status()
+    assert again.steps["sizes"].reused

@@ -151,3 +151,23 @@ def test_regenerate_outputs_scores_everything_again(ws: Workspace, tmp_path: Pat
 def test_entry_file_path_resolves_next_to_the_defining_file() -> None:
     step = parallel_run(entry="entries/iris_score.py", name="s")
     assert step.spec.entry.path == str((ENTRIES / "iris_score.py").resolve())
+
+
+def test_a_table_file_whose_name_is_not_utf8_gets_one_clear_error(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """pyarrow opens files by UTF-8 path only: the step says which file and what to do."""
+    import os
+
+    folder, counter = tmp_path / "table", tmp_path / "counter"
+    folder.mkdir()
+    _table(10).to_parquet(folder / "part-0.parquet")
+    _table(10).to_parquet(folder / "tmp.parquet")
+    os.rename(folder / "tmp.parquet", os.path.join(os.fsencode(folder), b"part-\xe9.parquet"))
+    params = {"table": str(folder), "counter": str(counter)}
+    run = double_parquet.submit(params=params, workspace=ws)
+    assert run.status == "Failed"
+    error = run.steps["double"].error or ""
+    assert error.startswith("ParameterError: data=: the table file"), error
+    assert "part-\\xe9.parquet'" in error and "'part-é.parquet'" in error
+    assert "glob=" in error
