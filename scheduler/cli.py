@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from headrace.engine.cli.as_json import dumps
 from headrace.engine.cli.console import (
     ParamOpt,
     WorkspaceOpt,
@@ -175,7 +175,10 @@ def _listing(workspace: Path | None) -> list[dict[str, Any]]:
     for row in store.schedules():
         s = Schedule.from_row(row)
         fault = faults.get(s.name)
-        nxt = _next_fire(s, row.cursor_time)
+        try:
+            nxt = _next_fire(s, row.cursor_time)
+        except (OverflowError, ValueError):  # saved before create checked it: shown, not fatal
+            nxt = None
         last = store.last_firing(s.name)
         record = ws.history.get_run(last.run_id) if last else None
         status = record["status"] if record else None
@@ -214,7 +217,7 @@ def list_(
     with user_errors():
         rows = _listing(workspace)
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(dumps(rows))
         return
     table = Table("name", "when", "pipeline", "enabled", "next fire", "last run", "status", "error")
     for r in rows:

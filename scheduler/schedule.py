@@ -395,9 +395,37 @@ def _timing(
         )
     try:
         if cron:
-            return Cron(cron, timezone, start), None
+            return _fires(Cron(cron, timezone, start), cron_or_every=f"--cron {cron!r}"), None
         if every:
-            return parse_every(every, at, week_days, timezone, start), None
+            timing = _fires(
+                parse_every(every, at, week_days, timezone, start),
+                cron_or_every=f"--every {every!r}",
+            )
+            return timing, None
     except ScheduleError as exc:
         raise ScheduleError(in_flags(str(exc))) from None
     return None, True
+
+
+def _fires(timing: Any, cron_or_every: str) -> Any:
+    """``timing``, once it has computed its next two fires (before anything is saved): a start
+    or an interval past what dates can hold fails here, not in every later ``schedule list``."""
+    try:
+        first = timing.next_fire(datetime.now(UTC))
+        if first is not None:  # and the one after it, which the daemon computes once it fired
+            timing.next_fire(first)
+    except ScheduleError:
+        raise
+    except (OverflowError, ValueError) as exc:
+        fix = (
+            "a --start within them"
+            if cron_or_every.startswith("--cron")
+            else (
+                "a --start within them and a shorter interval, e.g. --every 1d --start 2026-12-01"
+            )
+        )
+        raise ScheduleError(
+            f"{cron_or_every} cannot be scheduled: its fire times fall outside the dates "
+            f"Python can hold, years 1 to 9999 ({exc}); give {fix}"
+        ) from None
+    return timing

@@ -139,10 +139,12 @@ def _data_param(name: str, pipe: Pipeline, trigger: TriggerSpec) -> str | None:
 def _check_exists(name: str, trigger: TriggerSpec) -> None:
     try:
         exists = open_source(trigger).exists()
-    except (ImportError, ValueError, OSError) as exc:
+    except Exception as exc:  # a remote store raises its own errors (credentials, network)
         raise HeadraceError(
-            f"schedule {name!r}: --on-change {trigger.path!r} cannot be opened ({exc}); give an "
-            "existing local folder or an fsspec URL whose package is installed"
+            f"schedule {name!r}: --on-change {trigger.path!r} cannot be opened "
+            f"({type(exc).__name__}: {exc}); give an existing local folder, or an fsspec URL "
+            "whose package is installed and whose credentials are configured (the store's "
+            "usual ones, e.g. AWS_* variables for s3://)"
         ) from None
     if not exists:
         raise HeadraceError(

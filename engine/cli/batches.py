@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -10,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import did_you_mean
+from .as_json import dumps
 from .console import WorkspaceOpt, fail, open_run, out
 from .runs import runs_app
 
@@ -44,7 +44,7 @@ def runs_batches(
     if failed:
         rows = [r for r in rows if r["items_failed"] or r["status"] != "Completed"]
     if as_json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(dumps(rows))
         return
     out.print(_table(rows))
     total = len(run.steps[step].batches)

@@ -147,7 +147,7 @@ def draw(
         ax.legend(title="step")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png)
+    fig.savefig(png, format="png")  # to ``png`` itself, whatever its suffix
     plt.close(fig)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +11,7 @@ import typer
 from ..errors import HeadraceError, did_you_mean
 from ..store.integrity import local_matches
 from ..store.runs import Artifact, PipelineRun
+from .as_json import dumps
 from .console import WorkspaceOpt, fail, open_run, out
 from .runs import runs_app
 
@@ -83,7 +83,7 @@ def download(name: str, value: Any, folder: Path) -> Path:
     if not isinstance(value, Artifact) or value.record.kind == "parameter":  # a value
         loaded = value.load() if isinstance(value, Artifact) else value  # verified
         path = folder / f"{name}.json"
-        path.write_text(json.dumps(loaded, indent=2, default=str) + "\n")
+        path.write_text(dumps(loaded) + "\n")
         return path
     record = value.record
     if record.kind in ("path", "paths"):
@@ -123,7 +123,7 @@ def _copy(source: Path, folder: Path, name: str) -> Path:
 def cat_text(value: Any, rows: int = CAT_ROWS) -> str:
     """A printable form of an output: its value, a table's head, or a file's text."""
     if not isinstance(value, Artifact):
-        return json.dumps(value, default=str) if not isinstance(value, str) else value
+        return dumps(value, indent=None) if not isinstance(value, str) else value
     kind = value.record.kind
     loaded = value.load()
     if kind == "table":

@@ -6,13 +6,13 @@ commands to it.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import HeadraceError, did_you_mean
 from ..status import Status
+from .as_json import dumps
 from .console import WorkspaceOpt, err, fail, open_run, open_workspace, out
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def runs_list(
     except HeadraceError as exc:
         fail(str(exc))
     if as_json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(dumps(rows))
     else:
         out.print(runs_table(rows))
 
@@ -77,7 +77,7 @@ def runs_show(
 
     result = open_run(workspace, run_id)
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2, default=str))
+        print(dumps(result.to_dict()))
         return
     params = ", ".join(f"{k}={short_text(v)}" for k, v in result.params.items())
     out.print(f"pipeline {result.pipeline}  params {params or '(none)'}", highlight=False)

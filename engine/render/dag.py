@@ -130,6 +130,6 @@ def render_png(defn: PipelineDefinition, path: Path) -> Path:
         )
         ax.text(cx, cy, labels[n], ha="center", va="center", fontsize=9, zorder=4)
     ax.text(0.2, fig_h - 0.25, defn.name, ha="left", va="center", fontsize=10, weight="bold")
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, format="png")  # to ``path`` itself, whatever its suffix
     plt.close(fig)
     return path

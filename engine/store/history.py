@@ -242,9 +242,13 @@ class History(RunRecords):
         return status.is_final or not pid or not pid_alive(pid, rows[0]["pid_start"])
 
     def find_run_ids(self, prefix: str) -> list[str]:
-        """Run ids starting with ``prefix`` (so users may type a unique prefix)."""
+        """Run ids starting with ``prefix``, taken literally (so users may type a unique
+        prefix; ``%`` and ``_`` are characters, not patterns). An empty prefix matches none."""
+        if not prefix:
+            return []
         rows = self.query(
-            "SELECT id FROM runs WHERE id LIKE ? ORDER BY created_at DESC", (prefix + "%",)
+            "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY created_at DESC",
+            (len(prefix), prefix),
         )
         return [r["id"] for r in rows]
 

@@ -193,10 +193,14 @@ class PipelineRun:
             else workspace.history.find_run_ids(run_id)
         )
         if len(ids) != 1:
-            why = "no run has" if not ids else f"{len(ids)} runs have"
+            if not ids:
+                why = f"no run has the id {run_id!r}"
+            else:
+                shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+                why = f"{len(ids)} runs have ids that start with {run_id!r} ({shown})"
             raise HeadraceError(
-                f"{why} the id {run_id!r} in workspace {workspace.root}; "
-                "list runs with `headrace runs list`"
+                f"{why} in workspace {workspace.root}; give more of the id, or list runs "
+                "with `headrace runs list`"
             )
         self.id = ids[0]
         self.refresh()

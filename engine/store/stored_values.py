@@ -50,7 +50,7 @@ def params_json(c: sqlite3.Connection, params: Mapping[str, Any]) -> str:
     transaction)."""
     out: dict[str, Any] = {}
     for name, value in params.items():
-        text = json.dumps(value, default=str)
+        text = json.dumps(value, default=_as_json)
         if len(text) <= LARGE and not (isinstance(value, dict) and _MARK in value):
             # (a value that looks like a reference is stored too, so no value is mistaken)
             out[name] = value
@@ -59,7 +59,17 @@ def params_json(c: sqlite3.Connection, params: Mapping[str, Any]) -> str:
         digest = hash_bytes(data)
         c.execute("INSERT OR IGNORE INTO stored_values VALUES (?,?,?)", (digest, text, len(data)))
         out[name] = {_MARK: digest, "size": len(data), "type": type(value).__name__}
-    return json.dumps(out, default=str)
+    return json.dumps(out, default=_as_json)
+
+
+def _as_json(value: Any) -> Any:
+    """What JSON records for a value it has no type for: an Enum's value (which binding the
+    params again accepts, so a rerun works), else its text (paths, dates)."""
+    import enum
+
+    if isinstance(value, enum.Enum):
+        return value.value
+    return str(value)
 
 
 def decode_params(text: str, fetch: Callable[[str], str | None] | None = None) -> dict[str, Any]:

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from headrace.scheduler import Daemon, Schedule, SchedulerError
+from headrace.engine import HeadraceError
+from headrace.scheduler import Daemon, Schedule
 from headrace.scheduler.recurrence import Cron, Recurrence, fires_between, schedule_from_dict
 from headrace.scheduler.store import SchedulerStore
 
@@ -469,11 +470,15 @@ def test_cron_with_a_start_fires_not_before_it(ws, clock, launcher):
             {"every": None, "on_change": ".", "start_time": "2026-01-01"},
             r"--start goes with --every or --cron",
         ),
+        ({"start_time": "0001-01-01"}, r"--every '1h' cannot be scheduled: .* years 1 to 9999"),
+        ({"start_time": "9999-12-31T23:59"}, r"--every '1h' cannot be scheduled"),
+        ({"every": "99999999999d"}, r"--every '99999999999d' cannot be scheduled"),
     ],
 )
 def test_create_rejects_a_bad_start(ws, clock, kwargs, match):
-    with pytest.raises(SchedulerError, match=match):
+    with pytest.raises(HeadraceError, match=match):  # a SchedulerError or a ScheduleError
         _make(ws, clock, **kwargs)
+    assert SchedulerStore(ws.history).schedules() == []  # nothing saved: list keeps working
 
 
 # --- the real command line --------------------------------------------------------------------

@@ -156,3 +156,25 @@ def test_trigger_credentials_are_never_written_to_the_schedules_table(s3, ws, mo
     assert list(open_source(made.trigger).list()) == ["s3://bucket/creds/a.csv"]  # resolved
     stored = ws.history.query("SELECT * FROM schedules WHERE name='referenced'")[0]
     assert "env:HR_TEST_S3_SECRET" in str(stored) and "'testing'" not in str(stored)
+
+
+def test_an_s3_trigger_without_credentials_gets_one_clear_error(s3, ws, monkeypatch):
+    """botocore's NoCredentialsError is no OSError: it was a 60-line traceback."""
+    import s3fs
+
+    _, endpoint = s3
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup
+    s3fs.S3FileSystem.clear_instance_cache()
+    with pytest.raises(HeadraceError, match=r"cannot be opened \(NoCredentialsError") as err:
+        Schedule.create(
+            "nocreds",
+            f"{PIPELINES}:on_files",
+            on_change="s3://bucket/in/",
+            storage_options={"endpoint_url": endpoint},
+            workspace=ws,
+        )
+    assert "credentials are configured" in str(err.value)
+    assert SchedulerStore(ws.history).schedules() == []
+    s3fs.S3FileSystem.clear_instance_cache()

@@ -97,6 +97,14 @@ def test_dag_formats(tmp_path: Path) -> None:
     png = tmp_path / "dag.png"
     headrace("dag", str(FILES / "one.py"), "-f", "png", "-o", str(png), check=0)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("no-suffix", "picture.jpg"):  # the file named, as a PNG (not name.png, a JPEG)
+        said = headrace("dag", str(FILES / "one.py"), "-f", "png", "-o", str(tmp_path / name))
+        assert f"wrote {tmp_path / name}" in said.stdout.replace("\n", ""), said.stderr
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob("no-suffix.*"))
+    (tmp_path / "folder").mkdir()
+    refused = headrace("dag", str(FILES / "one.py"), "-f", "png", "-o", str(tmp_path / "folder"))
+    assert refused.returncode != 0 and "Is a directory" in refused.stderr
 
 
 @pytest.mark.slow

@@ -152,6 +152,32 @@ def test_rerun_resumes_from_the_failure(tmp_path: Path) -> None:
     assert run.outputs["score"].load() == 21820.6
 
 
+def test_json_output_is_strict_json_with_nan_and_infinity(tmp_path: Path) -> None:
+    """Bare NaN / Infinity are refused by jq, JavaScript and Go: they are strings."""
+    ws = tmp_path / "ws"
+    headrace("run", LOGGED, "-p", "rate=nan", "-p", "fail_over=inf", ws=ws, check=0)
+
+    def strict(text: str) -> object:
+        return json.loads(text, parse_constant=lambda word: pytest.fail(f"bare {word}"))
+
+    (row,) = strict(headrace("runs", "list", "--json", ws=ws, check=0).stdout)
+    assert row["params"]["rate"] == "NaN" and row["params"]["fail_over"] == "Infinity"
+    shown = strict(headrace("runs", "show", row["id"], "--json", ws=ws, check=0).stdout)
+    assert shown["params"]["rate"] == "NaN"
+    assert headrace("runs", "cat", row["id"], "rate", ws=ws, check=0).stdout.strip() == '"NaN"'
+
+
+def test_rerun_of_a_run_with_an_enum_parameter(tmp_path: Path) -> None:
+    """An Enum is recorded by its value, which binding reads back (it was 'Color.BLUE')."""
+    ws = tmp_path / "ws"
+    headrace("run", str(FILES / "colors.py"), "-p", "color=blue", ws=ws, check=0)
+    (first,) = run_ids(ws)
+    assert Workspace(ws).run(first).params == {"color": "blue", "finish": "matte"}
+    headrace("runs", "rerun", first, "-p", "finish=gloss", ws=ws, check=0)
+    run = Workspace(ws).run(run_ids(ws)[0])
+    assert run.outputs["paint"].load() == "blue/gloss"
+
+
 @pytest.mark.slow
 def test_follow_and_cancel_a_run_another_process_started(tmp_path: Path) -> None:
     ws = tmp_path / "ws"

@@ -39,6 +39,21 @@ def test_runs_filters_and_run_by_id(ws) -> None:
         ws.run("nope")
 
 
+def test_a_run_id_prefix_is_literal(ws) -> None:
+    """``%`` and ``_`` are characters of an id, not SQL patterns: a mistyped id never picks
+    (or cancels) a run it is not a prefix of; several matches are listed."""
+    run = chain.submit(params={"n": 3}, workspace=ws)
+    other = chain.submit(params={"n": 4}, workspace=ws)
+    day = run.id.split("-")[0]
+    for typo in (f"%{run.id[-6:]}", run.id.replace("-", "_", 1), "%", "_", ""):
+        with pytest.raises(HeadraceError, match="no run has the id"):
+            ws.run(typo)
+    assert ws.run(run.id[:-1]).id == run.id
+    with pytest.raises(HeadraceError, match=r"2 runs have ids that start with") as err:
+        ws.run(day)
+    assert run.id in str(err.value) and other.id in str(err.value)
+
+
 def test_outputs_and_logs_of_a_past_run(tmp_path) -> None:
     with Workspace(tmp_path / "ws") as ws:
         run_id = chain.submit(params={"n": 5}, workspace=ws).id
