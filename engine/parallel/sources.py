@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ParameterError
 from ..fingerprint.files import fingerprint_file
+from ..store.statcache import is_text
 from .batches import Item, item_key
 
 
@@ -118,11 +119,7 @@ def _as_text(name: str) -> str:
     """A file name as text for the ``file`` column: a name that is not UTF-8 (decoded from
     the disk with surrogate escapes, which Parquet cannot store) shows its odd bytes as
     ``\\xNN``; the entry still gets the real path."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(name).decode("utf-8", "backslashreplace")
-    return name
+    return name if is_text(name) else os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def table_input(data: Any, fmt: str, glob: str | None) -> TableInput:
@@ -136,7 +133,7 @@ def table_input(data: Any, fmt: str, glob: str | None) -> TableInput:
         paths = [p for _, p in list_files(data, pattern)]
     sources, size = [], 0.0
     for path in paths:
-        if _as_text(path) != path:  # pyarrow opens files by UTF-8 path only
+        if not is_text(path):  # pyarrow opens files by UTF-8 path only
             raise ParameterError(
                 f"data=: the table file {os.fsencode(path)!r} has a name that is not UTF-8 text, "
                 "which pyarrow cannot open; rename it (e.g. to "

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from ..errors import ArtifactError
 from ..fingerprint.canonical import dump_object
 from ..types import PARAMETER, PATH, PATHS, TABLE, ArtifactKind
+from .statcache import is_text
 
 ArtifactFormat = Literal["json", "parquet", "file", "folder", "files", "joblib"]
 """How an artifact's payload is stored."""
@@ -102,7 +103,7 @@ def _write_path(
     name = (
         "output" if own and movable is not None and src.resolve() == movable.resolve() else src.name
     )
-    if top and not _is_text(name):
+    if top and not is_text(name):
         raise ArtifactError(
             f"the returned path {os.fsencode(src)!r} has a name that is not UTF-8 text, and "
             "headrace records the name of a returned file as text; rename it (e.g. to "
@@ -130,15 +131,6 @@ def _write_paths(value: Any, stage: Path, movable: Path | None) -> tuple[Artifac
         _, name, _ = _write_path(item, folder, movable, top=False)
         os.rename(folder / name, folder / f"{i:05d}-{name}")
     return "files", "files", ""
-
-
-def _is_text(name: str) -> bool:
-    """Whether a file name decoded from the disk is UTF-8 text (no surrogate escapes)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def materialize_links(path: Path) -> None:

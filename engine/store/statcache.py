@@ -82,7 +82,7 @@ class StatCache:
             st: The file's current ``os.stat`` result.
         """
         key = os.fspath(path)
-        if not _storable(key):
+        if not is_text(key):
             return None  # a name SQLite cannot hold (not UTF-8): hashed every time
         with self._lock:
             entry = self._rows.get(key)
@@ -112,7 +112,7 @@ class StatCache:
         hashed_at = time.time_ns() if hashed_at_ns is None else hashed_at_ns
         entry = _Entry(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest, hashed_at)
         key = os.fspath(path)
-        if not _storable(key):
+        if not is_text(key):
             return
         with self._lock:
             self._rows[key] = entry
@@ -128,7 +128,7 @@ class StatCache:
             The number of entries loaded.
         """
         root = os.fspath(folder).rstrip(os.sep) + os.sep
-        if not _storable(root):
+        if not is_text(root):
             return 0
         with self._lock:
             if self._is_prefetched(root):
@@ -186,8 +186,9 @@ class StatCache:
         return any(path.startswith(root) for root in self._prefetched)
 
 
-def _storable(key: str) -> bool:
-    """Whether SQLite can store the path as text (a non-UTF-8 file name cannot)."""
+def is_text(key: str) -> bool:
+    """Whether a path or file name read from the disk is UTF-8 text, as SQLite, Parquet and
+    pyarrow need (a name that is not decodes with surrogate escapes, which they refuse)."""
     try:
         key.encode("utf-8")
     except UnicodeEncodeError:

@@ -25,13 +25,19 @@ def _bad_name(folder: Path, content: bytes) -> None:
     os.close(fd)
 
 
-def test_a_folder_input_with_a_non_utf8_file_name_runs_and_is_reused(
-    ws: Workspace, tmp_path: Path
-) -> None:
+def _mixed(tmp_path: Path) -> Path:
+    """A folder with good.csv ("1\\n") and a non-UTF-8 name ("2\\n")."""
     data = tmp_path / "data"
     data.mkdir()
     (data / "good.csv").write_text("1\n")
     _bad_name(data, b"2\n")
+    return data
+
+
+def test_a_folder_input_with_a_non_utf8_file_name_runs_and_is_reused(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    data = _mixed(tmp_path)
     first = counting.submit(params={"folder": str(data)}, workspace=ws)
     assert first.status == "Completed" and first.outputs["n"].load() == 2
     again = counting.submit(params={"folder": str(data)}, workspace=ws)
@@ -79,10 +85,7 @@ def test_returning_a_file_whose_name_is_not_utf8_fails_the_step_clearly(
     ws: Workspace, tmp_path: Path
 ) -> None:
     """The returned file's own name is recorded as text: one clear error, nothing stored."""
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "good.csv").write_text("1\n")
-    _bad_name(data, b"2\n")
+    data = _mixed(tmp_path)
     run = picking.submit(params={"folder": str(data)}, workspace=ws)
     assert run.status == "Failed"
     error = run.steps["pick"].error or ""
@@ -94,10 +97,7 @@ def test_returning_a_file_whose_name_is_not_utf8_fails_the_step_clearly(
 def test_files_with_non_utf8_names_inside_a_returned_list_are_kept(
     ws: Workspace, tmp_path: Path
 ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "good.csv").write_text("1\n")
-    _bad_name(data, b"2\n")
+    data = _mixed(tmp_path)
     run = picking_all.submit(params={"folder": str(data)}, workspace=ws)
     assert run.status == "Completed", run.steps["pick_all"].error
     stored = run.outputs["all"].load()
