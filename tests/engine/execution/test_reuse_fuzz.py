@@ -17,7 +17,8 @@ Run with ``-s`` to see the counts per kind. Environment:
 - ``HEADRACE_FUZZ_FINDINGS=all`` (or names from ``fuzz/strategies.py:KNOWN_FINDINGS``) lets in
   the patterns of the known findings (``test_reuse_fuzz_findings.py``), which the fuzzer
   otherwise avoids or works around so that the suite stays green;
-- ``HEADRACE_FUZZ_NO_DB=1`` does not replay examples saved in ``.hypothesis``.
+- ``HEADRACE_FUZZ_NO_DB=1`` does not replay examples saved in ``.hypothesis``;
+- ``HEADRACE_FUZZ_RANDOM=1`` draws new examples (by default the same ones every run).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def _fuzz(
         max_examples=examples,
         deadline=None,
         phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: examples are slow
+        # The same examples on every machine: CI must not fail at random on an open finding
+        # (test_reuse_fuzz_findings.py pins the one found 2026-12-03); explore with
+        # HEADRACE_FUZZ_RANDOM=1.
+        derandomize=not os.environ.get("HEADRACE_FUZZ_RANDOM"),
         suppress_health_check=list(HealthCheck),
         print_blob=True,
         **({"database": None} if os.environ.get("HEADRACE_FUZZ_NO_DB") else {}),
