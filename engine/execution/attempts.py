@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..store.spools import LOGS_DIR, remove_run_folder, safe_name, spool_path, tail
+from ..store.spools import LOGS_DIR, remove_run_folder, safe_name, tail
 from .capture import LOG_LIMIT
 from .task import StepResult
 
@@ -25,7 +25,7 @@ class AttemptRecorder:
         self.run_id = run_id
         self.folder = self.workspace / LOGS_DIR / run_id
         self._names: dict[str, str] = {}
-        self._stem = str(spool_path(self.workspace, run_id, "s", 0))[: -len("s.0.log")]
+        self._stem = f"{self.folder}{os.sep}"  # spool_path's folder, as a string
         with contextlib.suppress(OSError):  # no spool (no --follow) rather than no run
             self.folder.mkdir(parents=True, exist_ok=True)
 

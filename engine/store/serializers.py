@@ -50,14 +50,16 @@ def serialize(
 def json_bytes(value: Any) -> bytes:
     """A parameter-kind value as JSON bytes (enums by value, paths as text, numpy scalars)."""
     try:
-        return json.dumps(_jsonable(value), allow_nan=True).encode()
+        return json.dumps(jsonable(value), allow_nan=True).encode()
     except TypeError as exc:
         raise ArtifactError(
             f"expected a JSON-able parameter value, got {type(value).__name__}"
         ) from exc
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON records it: an Enum by its value, a path as text, a numpy scalar as a
+    number; anything else unchanged."""
     import enum
 
     if isinstance(value, enum.Enum):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from ..fingerprint.digest import hash_bytes
+from .serializers import jsonable
 
 LARGE = 64 * 1024
 """A parameter value whose JSON is longer than this is stored once, by digest."""
@@ -65,11 +66,8 @@ def params_json(c: sqlite3.Connection, params: Mapping[str, Any]) -> str:
 def _as_json(value: Any) -> Any:
     """What JSON records for a value it has no type for: an Enum's value (which binding the
     params again accepts, so a rerun works), else its text (paths, dates)."""
-    import enum
-
-    if isinstance(value, enum.Enum):
-        return value.value
-    return str(value)
+    converted = jsonable(value)
+    return converted if converted is not value else str(value)
 
 
 def decode_params(text: str, fetch: Callable[[str], str | None] | None = None) -> dict[str, Any]:
