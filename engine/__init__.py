@@ -12,10 +12,13 @@ from .errors import (
     WorkspaceError,
 )
 from .execution.context import RunContext, get_run_context
+from .fingerprint.loads import watch as _watch_module_loads
 from .parallel import parallel_run
 from .status import Status
 from .store.runs import Artifact, PipelineRun, StepRun
 from .store.workspace import Workspace
+
+_watch_module_loads()  # from now on, a module edited after its import is known to be
 
 __all__ = [
     "Artifact",

@@ -9,7 +9,7 @@ import sys
 import sysconfig
 from typing import Literal
 
-__all__ = ["distribution", "module_kind"]
+__all__ = ["distribution", "file_kind", "module_kind"]
 
 ModuleKind = Literal["stdlib", "library", "user"]
 
@@ -68,11 +68,18 @@ def module_kind(module_name: str) -> ModuleKind:
         location = next(iter(module.__path__), None)  # a namespace package
     if location is None:
         return "stdlib" if top in sys.stdlib_module_names else "user"
+    kind = file_kind(location)
+    return "stdlib" if kind == "user" and top in sys.stdlib_module_names else kind
+
+
+def file_kind(location: str) -> ModuleKind:
+    """Classifies a module's file: under site-packages it is a library, under the
+    interpreter's standard-library folders stdlib, and anywhere else user code."""
     path = _real(location)
     parts = set(path.split(os.sep))
     if _under(path, _site_dirs()) or {"site-packages", "dist-packages"} & parts:
         return "library"
-    if _under(path, _stdlib_dirs()) or top in sys.stdlib_module_names:
+    if _under(path, _stdlib_dirs()):
         return "stdlib"
     return "user"
 

@@ -18,13 +18,14 @@ import __future__
 import ast
 import inspect
 import linecache
-import os
 import sys
 import types
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from . import loads
 
 _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None))
 
@@ -65,7 +66,7 @@ def module_source(module: types.ModuleType) -> ModuleSource | None:
     if cached is not None and cached[0] == token:
         return cached[1]
     parsed = _parse_module(module)
-    if parsed is not None and cached is not None and _edited_in_place(cached[0], token):
+    if parsed is not None and _edited_since_load(module, token, cached):
         parsed.drifted = True  # the file changed on disk but the module was not reloaded
     _SOURCES[name] = (token, parsed)
     return parsed
@@ -101,7 +102,7 @@ def _rewritten(module: types.ModuleType) -> bool:
     return type(loader).__module__.startswith("_pytest.")
 
 
-Generation = tuple[int, int, tuple[int, int, int] | None]
+Generation = tuple[int, int, loads.Stat | None]
 """(the module object, its import's spec object, its file's (mtime_ns, size, inode))."""
 
 
@@ -110,18 +111,19 @@ def _generation(module: types.ModuleType) -> Generation:
     return (id(module), id(getattr(module, "__spec__", None)), _file_stat(module))
 
 
-def _file_stat(module: types.ModuleType) -> tuple[int, int, int] | None:
-    path = getattr(module, "__file__", None)
-    try:
-        st = os.stat(path) if path else None
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino) if st is not None else None
+def _file_stat(module: types.ModuleType) -> loads.Stat | None:
+    return loads.file_stat(getattr(module, "__file__", None))
 
 
-def _edited_in_place(before: Generation, now: Generation) -> bool:
-    """The same loaded module (no reload), but its file changed since it was last read."""
-    return before[:2] == now[:2] and before[2] != now[2]
+def _edited_since_load(
+    module: types.ModuleType, now: Generation, cached: tuple[Generation, Any] | None
+) -> bool:
+    """The same loaded module (no reload), but its file holds other bytes than it did when
+    it was loaded (or, when headrace did not see it load, changed since it was read here)."""
+    edited = loads.edited_since_load(module, now[2])
+    if edited is not None:
+        return edited
+    return cached is not None and cached[0][:2] == now[:2] and cached[0][2] != now[2]
 
 
 def _parse_module(module: types.ModuleType) -> ModuleSource | None:

@@ -1,0 +1,104 @@
+"""The import watcher: each user module's file as it was when the module was loaded."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from headrace.engine.fingerprint import loads
+
+
+@pytest.fixture
+def module_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    name = f"ld_{uuid.uuid4().hex[:8]}"
+    path = tmp_path / f"{name}.py"
+    path.write_text("K = {1, 2}\n")
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    importlib.invalidate_caches()
+    yield name, path
+    sys.modules.pop(name, None)
+
+
+def test_an_import_notes_the_file_and_an_edit_does_not(module_file) -> None:
+    name, path = module_file
+    module = importlib.import_module(name)
+    at_import = loads.file_stat(str(path))
+    entry = loads.loaded(module)
+    assert entry is not None and entry.stat == at_import
+    assert loads.edited_since_load(module, at_import) is False
+    path.write_text("K = {1, 2, 3}\n")  # edited, not reloaded
+    assert loads.loaded(module) == entry
+    assert loads.edited_since_load(module, loads.file_stat(str(path))) is True
+
+
+def test_a_file_saved_again_unchanged_is_not_edited(module_file) -> None:
+    name, path = module_file
+    module = importlib.import_module(name)
+    path.write_text(path.read_text())  # an editor's save: a new mtime, the same bytes
+    os.utime(path, (1_700_000_100, 1_700_000_100))
+    assert loads.edited_since_load(module, loads.file_stat(str(path))) is False
+
+
+def test_a_reload_notes_the_file_again(module_file) -> None:
+    name, path = module_file
+    module = importlib.import_module(name)
+    path.write_text("K = {1, 2, 3}\n")
+    importlib.reload(module)
+    assert {1, 2, 3} == module.K
+    entry = loads.loaded(module)
+    assert entry is not None and entry.stat == loads.file_stat(str(path))
+    assert entry.digest == loads.content_digest(str(path))
+
+
+def test_a_module_made_in_code_is_not_known() -> None:
+    module = type(sys)("made_in_code")
+    assert loads.loaded(module) is None
+    assert loads.edited_since_load(module, None) is None
+
+
+def test_installed_and_standard_library_modules_are_not_noted() -> None:
+    import json
+
+    import numpy
+
+    assert loads.loaded(json) is None
+    assert loads.loaded(numpy) is None
+
+
+def test_watching_twice_installs_one_watcher() -> None:
+    loads.watch()
+    loads.watch()
+    assert sum(isinstance(f, loads._Watcher) for f in sys.meta_path) == 1
+
+
+def test_a_failed_import_still_raises_the_usual_error() -> None:
+    with pytest.raises(ModuleNotFoundError, match="no_such_module_here"):
+        importlib.import_module("no_such_module_here")
+
+
+def test_modules_imported_before_headrace_are_noted_when_headrace_is_imported(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "early_cfg.py").write_text("K = 1\n")
+    script = textwrap.dedent(
+        """
+        import early_cfg
+        from headrace.engine.fingerprint import loads
+        import headrace.engine
+        entry = loads.loaded(early_cfg)
+        print(entry is not None, entry.stat == loads.file_stat(early_cfg.__file__))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "True"]
