@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -46,6 +47,10 @@ def daemon(
     """
     if ctx.invoked_subcommand is not None:
         return
+    if not (math.isfinite(tick) and tick > 0):
+        fail(f"--tick: {tick} is not a number of seconds above 0 (the default is 1)")
+    if not (math.isfinite(stop_grace) and stop_grace >= 0):
+        fail(f"--stop-grace: {stop_grace} is not a number of seconds, 0 or more (default 30)")
     from headrace.scheduler.daemon import Daemon
     from headrace.scheduler.lock import DaemonRunningError
 

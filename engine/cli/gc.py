@@ -22,7 +22,7 @@ def gc(
     from ..store.gc import collect, parse_age
 
     try:
-        age = parse_age(older_than) if older_than else None
+        age = parse_age(older_than) if older_than is not None else None
     except ValueError as exc:
         fail(f"--older-than: {exc}")
     try:

@@ -27,7 +27,7 @@ FAILED_LOG_LINES = 20
 @runs_app.command("list")
 def runs_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    limit: Annotated[int, typer.Option(help="How many runs.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs.")] = 50,
     pipeline: Annotated[str | None, typer.Option(help="Only this pipeline.")] = None,
     status: Annotated[
         str | None, typer.Option(help="Only runs with this status: Completed, Failed, ...")

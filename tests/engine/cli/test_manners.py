@@ -179,3 +179,21 @@ def test_a_live_dask_address_passes_the_check_and_its_info_logs_stay_quiet(tmp_p
         "-w", str(tmp_path / "ws"), check=0,
     )  # fmt: skip
     assert "distributed." not in local.stderr and " INFO " not in local.stderr, local.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["daemon", "--tick", "0"], "--tick: 0.0 is not a number of seconds above 0"),
+        (["daemon", "--tick", "nan"], "--tick: nan is not"),
+        (["daemon", "--stop-grace", "-1"], "--stop-grace: -1.0 is not"),
+        (["runs", "list", "--limit", "0"], "'--limit'"),
+        (["gc", "--older-than", ""], "--older-than: age '' is not like 30d"),
+    ],
+    ids=["tick-0", "tick-nan", "grace-negative", "limit-0", "older-than-empty"],
+)
+def test_out_of_range_numbers_and_empty_ages_are_refused_before_anything_runs(tmp_path, args, says):
+    ws = tmp_path / "ws"
+    text = one_paragraph(headrace(*args, "-w", str(ws)))
+    assert says in text
+    assert not (ws / "daemon.pid").exists()
