@@ -34,6 +34,8 @@ def runs_download(
     """Write pipeline outputs into a folder: model.joblib, train.parquet, folders as folders."""
     run = open_run(workspace, run_id)
     chosen = _chosen(run, names)
+    if to.exists() and not to.is_dir():
+        fail(f"runs download --to {to}: that is a file; give a folder (it is made if missing)")
     try:
         to.mkdir(parents=True, exist_ok=True)
         for name, value in chosen.items():

@@ -83,6 +83,11 @@ def test_download_and_cat_outputs_by_name(tmp_path: Path) -> None:
     some = tmp_path / "some"
     headrace("runs", "download", rid, "model", "report", "--to", str(some), ws=ws, check=0)
     assert sorted(p.name for p in some.iterdir()) == ["model.joblib", "report"]
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me")
+    refused = headrace("runs", "download", rid, "--to", str(a_file), ws=ws, check=2)
+    assert "that is a file; give a folder" in refused.stderr and "Errno" not in refused.stderr
+    assert a_file.read_text() == "keep me"
     table = headrace("runs", "cat", rid, "train", "--rows", "2", ws=ws, check=0).stdout
     assert table.splitlines() == ["   x    y", "0  0  0.0", "1  1  2.5", "[6 rows x 2 columns]"]
     assert headrace("runs", "cat", rid, "score", ws=ws, check=0).stdout == "5455.15\n"
