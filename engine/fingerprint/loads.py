@@ -112,7 +112,9 @@ class _Watcher:
             rest = finders[finders.index(self) + 1 :] if self in finders else []
             for finder in rest:
                 find = getattr(finder, "find_spec", None)
-                spec = find(name, path, target) if find is not None else None
+                if find is None:  # a legacy finder: let the import system ask them all
+                    return None
+                spec = find(name, path, target)
                 if spec is not None:
                     _note(name, spec)
                     return spec

@@ -75,7 +75,12 @@ def module_kind(module_name: str) -> ModuleKind:
 def file_kind(location: str) -> ModuleKind:
     """Classifies a module's file: under site-packages it is a library, under the
     interpreter's standard-library folders stdlib, and anywhere else user code."""
-    path = _real(location)
+    return _folder_kind(os.path.dirname(location))
+
+
+@functools.lru_cache(maxsize=4096)
+def _folder_kind(folder: str) -> ModuleKind:
+    path = _real(folder)
     parts = set(path.split(os.sep))
     if _under(path, _site_dirs()) or {"site-packages", "dist-packages"} & parts:
         return "library"

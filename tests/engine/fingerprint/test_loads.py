@@ -102,3 +102,28 @@ def test_modules_imported_before_headrace_are_noted_when_headrace_is_imported(
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_a_legacy_finder_ahead_of_the_path_finder_still_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.abc
+    import importlib.machinery
+
+    class Legacy:  # find_module only, as finders written before Python 3.4 are
+        def find_module(self, name, path=None):
+            return self if name == "legacy_found" else None
+
+        def load_module(self, name):
+            module = sys.modules[name] = type(sys)(name)
+            module.WHO = "legacy finder"
+            return module
+
+    (tmp_path / "legacy_found.py").write_text("WHO = 'file'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    at = next(i for i, f in enumerate(sys.meta_path) if f is importlib.machinery.PathFinder)
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path[:at], Legacy(), *sys.meta_path[at:]])
+    try:
+        assert importlib.import_module("legacy_found").WHO == "legacy finder"
+    finally:
+        sys.modules.pop("legacy_found", None)
