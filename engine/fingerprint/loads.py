@@ -6,13 +6,12 @@ the module *drifted*). The definitions can be compared with the loaded bytecode,
 module-level value cannot: ``C = {3, 5}`` edited to ``{3, 5, 8}`` looks exactly like a set
 filled at run time. So the file's stat is taken as the module is loaded: by an import hook
 that only watches (it finds the spec as the other finders would and notes the file's stat
-and a digest of its bytes), and, for modules loaded before headrace, when headrace is
+and the fingerprint of its bytes), and, for modules loaded before headrace, when headrace is
 imported. Only the user's own files are noted, not the standard library's or installed ones.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import threading
@@ -21,7 +20,8 @@ from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from typing import Any
 
-from .modkind import file_kind
+from .digest import hash_bytes
+from .modkind import file_kind, is_headrace
 
 __all__ = ["Loaded", "Stat", "content_digest", "edited_since_load", "file_stat", "watch"]
 
@@ -41,7 +41,7 @@ class Loaded:
 
     spec_id: int
     stat: Stat | None
-    digest: bytes | None
+    digest: str | None
 
 
 _LOADED: dict[str, Loaded] = {}
@@ -58,11 +58,11 @@ def file_stat(path: str | None) -> Stat | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino) if st is not None else None
 
 
-def content_digest(path: str | None) -> bytes | None:
-    """A digest of the bytes of ``path``, or None when it cannot be read."""
+def content_digest(path: str | None) -> str | None:
+    """The fingerprint of the bytes of ``path``, or None when it cannot be read."""
     try:
         with open(path or "", "rb") as f:
-            return hashlib.blake2b(f.read(), digest_size=16).digest()
+            return hash_bytes(f.read())
     except (OSError, ValueError):
         return None
 
@@ -92,7 +92,9 @@ def _note(name: str, spec: Any) -> None:
     origin = getattr(spec, "origin", None)
     if not (isinstance(origin, str) and origin.endswith(".py")):
         return
-    if not getattr(spec, "has_location", False) or file_kind(origin) != "user":
+    if not getattr(spec, "has_location", False) or is_headrace(name):
+        return
+    if file_kind(origin) != "user":
         return
     entry = Loaded(id(spec), file_stat(origin), content_digest(origin))
     with _LOCK:

@@ -9,7 +9,7 @@ import sys
 import sysconfig
 from typing import Literal
 
-__all__ = ["distribution", "file_kind", "module_kind"]
+__all__ = ["distribution", "file_kind", "is_headrace", "module_kind"]
 
 ModuleKind = Literal["stdlib", "library", "user"]
 
@@ -46,6 +46,11 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path.startswith(root) for root in roots)
 
 
+def is_headrace(module_name: str) -> bool:
+    """Whether ``module_name`` is headrace's own (a library, even installed editable)."""
+    return module_name.partition(".")[0] == _SELF
+
+
 @functools.cache
 def module_kind(module_name: str) -> ModuleKind:
     """Classifies a module by name: ``stdlib``, ``library`` (installed) or ``user``.
@@ -58,7 +63,7 @@ def module_kind(module_name: str) -> ModuleKind:
         module_name: A dotted module name, e.g. ``sklearn.linear_model._logistic``.
     """
     top = module_name.partition(".")[0]
-    if top == _SELF:
+    if is_headrace(module_name):
         return "library"
     if top in sys.builtin_module_names or top in ("builtins", "_frozen_importlib"):
         return "stdlib"

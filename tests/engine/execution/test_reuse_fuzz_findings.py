@@ -273,16 +273,18 @@ def test_a_dict_of_helpers_in_a_drifted_module_keys_their_code(
     assert _run(flows, workspace)[1] == 3  # was 2, reused from the first run, stale
 
 
+FLOWS_USING_OTHER_C4 = (
+    "import PFX_other as o\nfrom headrace.engine import component, pipeline\n\n\n"
+    "@component\ndef step(x: int) -> int:\n    return x + sum(o.C4)\n\n\n"
+    '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n'
+)
+
+
 def test_a_set_constant_edited_after_its_import_is_not_cached_under_the_new_source(
     mods: Modules, workspace: Workspace
 ) -> None:
     mods.write("other", "C4 = {3, 5, 7, 8}\n")
-    mods.write(
-        "flows",
-        "import PFX_other as o\nfrom headrace.engine import component, pipeline\n\n\n"
-        "@component\ndef step(x: int) -> int:\n    return x + sum(o.C4)\n\n\n"
-        '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n',
-    )
+    mods.write("flows", FLOWS_USING_OTHER_C4)
     # The fuzzer's finding, made minimal: a module-level set cannot be told from a set filled
     # at run time by its value, so only the file's stat at import shows the edit.
     flows = mods.module("flows")  # loaded, not run yet (a notebook cell)
@@ -297,12 +299,7 @@ def test_a_module_saved_again_unchanged_after_its_import_is_still_reused(
     mods: Modules, workspace: Workspace
 ) -> None:
     mods.write("other", "C4 = {3, 5}\n")
-    mods.write(
-        "flows",
-        "import PFX_other as o\nfrom headrace.engine import component, pipeline\n\n\n"
-        "@component\ndef step(x: int) -> int:\n    return x + sum(o.C4)\n\n\n"
-        '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n',
-    )
+    mods.write("flows", FLOWS_USING_OTHER_C4)
     mods.forget("other", "flows")
     flows = mods.module("flows")
     assert _run(flows, workspace) == (False, 9)
