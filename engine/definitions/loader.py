@@ -8,12 +8,23 @@ import importlib.util
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
 from ..errors import ExitAtImport, HeadraceError, PipelineLoadError, did_you_mean
 from .pipeline import Pipeline
+
+_SPEC_OBSERVERS: list[Callable[[ModuleSpec], None]] = []
+
+
+def observe_file_specs(observer: Callable[[ModuleSpec], None]) -> None:
+    """Have ``observer`` see the spec of every file :func:`import_file` loads, before the
+    module is made from it (the engine's import watcher notes the file this way: a module
+    loaded by path never reaches the import hooks)."""
+    if observer not in _SPEC_OBSERVERS:
+        _SPEC_OBSERVERS.append(observer)
 
 
 def split_target(target: str) -> tuple[Path, str | None]:
@@ -48,6 +59,8 @@ def import_file(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise PipelineLoadError(f"{path} is not a Python file; give a .py file")
+    for observe in _SPEC_OBSERVERS:
+        observe(spec)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     folder = str(path.parent)

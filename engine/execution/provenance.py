@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -41,10 +42,17 @@ class Provenance(NamedTuple):
     root: Path | None
 
 
-def provenance(pipeline: Pipeline, store: ArtifactStore) -> Provenance:
+def provenance(
+    pipeline: Pipeline, store: ArtifactStore, git: GitLookup | None = None
+) -> Provenance:
     """The run's code context, with its snapshot stored (see :func:`keep_snapshot`).
 
     Never fails a run: what cannot be found is left out, with the reason under ``code``.
+
+    Args:
+        pipeline: the pipeline the run runs.
+        store: where the snapshot goes.
+        git: a lookup of the git state started earlier (see :class:`GitLookup`).
     """
     files = source_files(pipeline)
     out: dict[str, Any] = {}
@@ -53,7 +61,8 @@ def provenance(pipeline: Pipeline, store: ArtifactStore) -> Provenance:
     code: dict[str, Any] = {}
     root = None
     try:
-        code.update(git_state(files[0].parent) if files else {})
+        lookup = git if git is not None else GitLookup(None)
+        code.update(lookup.state(files[0].parent) if files else {})
         root = Path(code["repo"]) if code.get("repo") else _common_parent(files)
         if files:
             record = snapshot(files, root, store)  # no lease: the run is not recorded yet
@@ -64,6 +73,47 @@ def provenance(pipeline: Pipeline, store: ArtifactStore) -> Provenance:
         code["error"] = f"{type(exc).__name__}: {exc}"
     out["code"] = code
     return Provenance(out, files, root)
+
+
+class GitLookup:
+    """The git state of the pipeline file's folder, read in a thread from the start of a
+    submit: git takes 5–20 ms, which the pipeline's tracing and checks can use meanwhile.
+
+    Args:
+        folder: the folder to read it for (None: read nothing ahead).
+    """
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self._found: dict[str, Any] = {}
+        self._thread: threading.Thread | None = None
+        if folder is not None:
+            self._thread = threading.Thread(
+                target=lambda: self._found.update(git_state(folder)),
+                name="headrace-git-state",
+                daemon=True,
+            )
+            self._thread.start()
+
+    @classmethod
+    def ahead(cls, pipeline: Pipeline) -> GitLookup:
+        """A lookup started for the folder of the file defining ``pipeline``."""
+        fn = pipeline.fn
+        module = getattr(fn, "__module__", None) or ""
+        if module_kind(module) != "user" and not module.startswith("headrace_user_"):
+            return cls(None)
+        try:
+            path = inspect.getsourcefile(fn)
+        except TypeError:
+            return cls(None)
+        return cls(Path(path).resolve().parent if path and os.path.isfile(path) else None)
+
+    def state(self, folder: Path) -> dict[str, Any]:
+        """:func:`git_state` of ``folder`` (the one read ahead when it is that folder)."""
+        if self._thread is None or folder != self.folder:
+            return git_state(folder)
+        self._thread.join()
+        return dict(self._found)
 
 
 def source_files(pipeline: Pipeline) -> list[Path]:

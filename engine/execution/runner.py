@@ -26,7 +26,7 @@ from .eager import REUSED_FROM, SOURCE_STEP, EagerPlan
 from .executors import Executor, RunInfo, make_executor, make_observer
 from .executors.base import EagerExecutor
 from .inputs import changed_inputs, check_paths, ingredients, input_marks
-from .provenance import Provenance, keep_snapshot, provenance
+from .provenance import GitLookup, Provenance, keep_snapshot, provenance
 from .reuse import Decision, Ingredients, blocker, decide
 from .state import RunState
 from .step_fields import changed_while_running, finished_fields, reused_fields
@@ -85,6 +85,7 @@ def submit(
     """
     from ..store.runs import PipelineRun
 
+    git = GitLookup.ahead(pipeline)  # git runs while the pipeline is traced and checked
     defn = pipeline.definition
     values = defn.bind_params(params)
     check_paths(defn, values)  # a missing input file is an error now, not a step's traceback
@@ -101,7 +102,7 @@ def submit(
         experiment=experiment,
         on_event=on_event,
     )
-    runner.provenance = provenance(pipeline, ws.store)
+    runner.provenance = provenance(pipeline, ws.store, git)
     runner.recorded = {"tags": dict(tags or {}), **runner.provenance.recorded}
     runner.run()
     return PipelineRun(ws, runner.run_id)

@@ -13,7 +13,7 @@ import textwrap
 import types
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,7 +157,7 @@ class _Walker:
     def _effects(self, namespace: dict[str, Any]) -> None:
         """Module-level statements that bind nothing (``random.seed(SEED)``), once per module."""
         name = namespace.get("__name__", "")
-        module = sys.modules.get(name)
+        module = _module_of(namespace)
         if name in self.modules or module is None or module_kind(name) != "user":
             return
         self.modules.add(name)
@@ -189,7 +189,7 @@ class _Walker:
     def global_(self, name: str, namespace: dict[str, Any]) -> None:
         """Adds what the module-level name ``name`` of ``namespace`` contributes."""
         obj = namespace[name]
-        module = sys.modules.get(namespace.get("__name__", ""))
+        module = _module_of(namespace)
         if _is_code(obj) or isinstance(obj, types.ModuleType) or _wrapped(obj) is not None:
             self.reference(obj, name)
             return
@@ -225,7 +225,7 @@ class _Walker:
 
     def _not_bound_yet(self, name: str, namespace: dict[str, Any]) -> None:
         """A global the module binds later (a script still running): by its source, as later."""
-        module = sys.modules.get(namespace.get("__name__", ""))
+        module = _module_of(namespace)
         if module is None or module_kind(module.__name__) != "user":
             return
         src = self.source_of(module)
@@ -393,6 +393,8 @@ def _function_local(fn: types.FunctionType) -> _Local:
 
 def _drifted(fn: types.FunctionType, node: ast.AST) -> bool:
     """Whether the source on disk is not the code that was loaded (edited after the import)."""
+    if _replaced(fn.__globals__):
+        return True
     module = sys.modules.get(fn.__module__)
     src = _module_source(module) if module is not None else None
     if src is not None and src.drifted:
@@ -401,12 +403,26 @@ def _drifted(fn: types.FunctionType, node: ast.AST) -> bool:
     return top_level and fn.__name__ != "<lambda>" and function_drifted(fn, node)
 
 
+def _replaced(namespace: Mapping[str, Any]) -> bool:
+    """Whether another module object is imported under the name of the file module whose
+    namespace this is (an older import, still held): the file's source may not be its code."""
+    module = sys.modules.get(namespace.get("__name__", ""))
+    return module is not None and "__file__" in namespace and vars(module) is not namespace
+
+
+def _module_of(namespace: Mapping[str, Any]) -> types.ModuleType | None:
+    """The module whose namespace this is, as imported now (None for an older import)."""
+    return None if _replaced(namespace) else sys.modules.get(namespace.get("__name__", ""))
+
+
 def _class_local(cls: type) -> _Local:
     cached = _LOCAL.get(cls)
     if cached is None:
         module = sys.modules.get(cls.__module__)
         src = _module_source(module) if module is not None else None
-        node = None if src is not None and src.drifted else _parse(cls, cls.__name__)
+        methods = [m for m in vars(cls).values() if inspect.isfunction(m)]
+        replaced = any(_replaced(m.__globals__) for m in methods)
+        node = None if replaced or (src is not None and src.drifted) else _parse(cls, cls.__name__)
         if node is None:
             members = [_function_local(m) for m in vars(cls).values() if inspect.isfunction(m)]
             members += [_function_local(m.__func__) for m in vars(cls).values() if _wraps_fn(m)]

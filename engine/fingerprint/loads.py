@@ -4,26 +4,46 @@ A module edited on disk after its import, and not reloaded, runs its old code wh
 says something else. The source fingerprints must then not be trusted (``source.py`` calls
 the module *drifted*). The definitions can be compared with the loaded bytecode, but a
 module-level value cannot: ``C = {3, 5}`` edited to ``{3, 5, 8}`` looks exactly like a set
-filled at run time. So the file's stat is taken as the module is loaded: by an import hook
-that only watches (it finds the spec as the other finders would and notes the file's stat
-and the fingerprint of its bytes), and, for modules loaded before headrace, when headrace is
-imported. Only the user's own files are noted, not the standard library's or installed ones.
+filled at run time. So the file's stat and the fingerprint of its bytes are taken as the
+module is executed, by an import hook that only watches: it finds the spec as the other
+finders would and wraps that spec's own loader, so a file is noted once its module ran to the
+end. A module whose execution raised (a failed ``importlib.reload`` leaves old and new code
+mixed) is not trusted, nor is one loaded before headrace from a file that changed after the
+process started, nor one loaded from bytecode that may be stale. Only the user's own files
+are noted, not the standard library's or installed ones. Code that loads a file by path
+(``spec_from_file_location``) calls :func:`track` with its spec.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
+import time
 import types
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.machinery import ModuleSpec
+from importlib.machinery import ModuleSpec, SourceFileLoader
+from importlib.util import cache_from_source
 from typing import Any
 
 from .digest import hash_bytes
 from .modkind import file_kind, is_headrace
 
-__all__ = ["Loaded", "Stat", "content_digest", "edited_since_load", "file_stat", "watch"]
+__all__ = [
+    "Loaded",
+    "Stat",
+    "content_digest",
+    "edited_since_load",
+    "file_stat",
+    "loaded",
+    "note_loaded_before",
+    "track",
+    "WatchedLoader",
+    "watch",
+]
 
 Stat = tuple[int, int, int]
 """A file's (mtime_ns, size, inode)."""
@@ -37,16 +57,20 @@ class Loaded:
         spec_id: the id of the import's spec (a reload makes a new one).
         stat: the file's stat then.
         digest: a digest of its bytes then (None when it could not be read).
+        known: False when what ran may not be these bytes: the module's execution raised,
+            or it was loaded before headrace from a file changed since the process started.
     """
 
     spec_id: int
     stat: Stat | None
     digest: str | None
+    known: bool = True
 
 
-_LOADED: dict[str, Loaded] = {}
+_LOADED: dict[int, tuple[weakref.ref[ModuleSpec], Loaded]] = {}
 _LOCK = threading.Lock()
 _BUSY = threading.local()
+_PYC_HEADER = 16
 
 
 def file_stat(path: str | None) -> Stat | None:
@@ -70,40 +94,123 @@ def content_digest(path: str | None) -> str | None:
 def loaded(module: types.ModuleType) -> Loaded | None:
     """How this loaded version of ``module``'s file was, or None when headrace did not see
     it load (a module made in code, or loaded by a loader called directly)."""
-    entry = _LOADED.get(module.__name__)
-    if entry is None or entry.spec_id != id(getattr(module, "__spec__", None)):
+    spec = getattr(module, "__spec__", None)
+    found = _LOADED.get(id(spec))
+    if found is None or found[0]() is not spec:
         return None
-    return entry
+    return found[1]
 
 
 def edited_since_load(module: types.ModuleType, now: Stat | None) -> bool | None:
-    """Whether ``module``'s file (whose stat is ``now``) holds other bytes than it did when
-    this version of the module was loaded; None when that is not known. A file saved again
-    unchanged (a new mtime, the same bytes) is not edited."""
+    """Whether ``module``'s file (whose stat is ``now``) holds other bytes than the code that
+    runs was loaded from; None when that is not known. A file saved again unchanged (a new
+    mtime, the same bytes) is not edited; a module not known to run its file's bytes is."""
     entry = loaded(module)
-    if entry is None or entry.stat is None or now is None:
+    if entry is None:
+        return None
+    if not entry.known:
+        return True
+    if entry.stat is None or now is None:
         return None
     if entry.stat == now:
         return False
     return entry.digest is None or content_digest(module.__file__) != entry.digest
 
 
-def _note(name: str, spec: Any) -> None:
+def _record(spec: ModuleSpec, entry: Loaded) -> None:
+    key = id(spec)
+
+    def forget(_: Any, key: int = key) -> None:
+        with _LOCK:
+            found = _LOADED.get(key)
+            if found is not None and found[0]() is None:
+                del _LOADED[key]
+
+    with _LOCK:
+        _LOADED[key] = (weakref.ref(spec, forget), entry)
+
+
+def _user_file(name: str, spec: Any) -> str | None:
+    """The spec's ``.py`` file when it is one of the user's own, else None."""
     origin = getattr(spec, "origin", None)
     if not (isinstance(origin, str) and origin.endswith(".py")):
-        return
+        return None
     if not getattr(spec, "has_location", False) or is_headrace(name):
+        return None
+    return origin if file_kind(origin) == "user" else None
+
+
+def _noted(spec: ModuleSpec, origin: str, known: bool = True) -> Loaded:
+    stat = file_stat(origin)  # before the bytes: an edit in between reads as drifted, not as fresh
+    return Loaded(id(spec), stat, content_digest(origin), known)
+
+
+def track(spec: ModuleSpec) -> None:
+    """Note the file of ``spec``'s module once the module has been executed from it.
+
+    The import hook calls this for every spec it sees; code that loads a file by path calls
+    it before ``importlib.util.module_from_spec``. The standard ``SourceFileLoader`` of the
+    spec is swapped for a subclass that takes the note as the module executes and keeps it
+    only when the module ran to the end; a module any other loader makes (pytest's) is noted
+    at once.
+    """
+    origin = _user_file(spec.name, spec)
+    if origin is None or isinstance(spec.loader, WatchedLoader):
         return
-    if file_kind(origin) != "user":
-        return
-    entry = Loaded(id(spec), file_stat(origin), content_digest(origin))
-    with _LOCK:
-        _LOADED[name] = entry
+    if type(spec.loader) is SourceFileLoader:
+        spec.loader = WatchedLoader(spec.name, origin)
+    else:
+        _record(spec, _noted(spec, origin))
+
+
+class WatchedLoader(SourceFileLoader):
+    """The standard source loader, which notes the file as it executes the module and never
+    runs bytecode that may be stale."""
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Execute ``module`` from the file, and note the file when that ran to the end."""
+        spec = module.__spec__
+        entry = _noted(spec, self.path) if spec is not None else None
+        try:
+            super().exec_module(module)
+        except BaseException:
+            if spec is not None and entry is not None:
+                _record(spec, Loaded(entry.spec_id, entry.stat, entry.digest, known=False))
+            raise
+        if spec is not None and entry is not None:
+            _record(spec, entry)
+
+    def get_code(self, fullname: str) -> types.CodeType | None:
+        """The module's code: from the source when the cached bytecode may be stale."""
+        if _bytecode_may_be_stale(self.path):
+            with contextlib.suppress(OSError):
+                os.unlink(cache_from_source(self.path))  # Python writes it afresh next time
+            return self.source_to_code(self.get_data(self.path), self.path)  # type: ignore[return-value]
+        return super().get_code(fullname)
+
+
+def _bytecode_may_be_stale(source: str) -> bool:
+    """Whether the cached bytecode of ``source`` passes Python's check (the same whole second
+    and size) although the file was written after it: an edit within a second of the last."""
+    try:
+        cached = cache_from_source(source)
+        src, pyc = os.stat(source), os.stat(cached)
+        if src.st_mtime_ns <= pyc.st_mtime_ns:
+            return False
+        with open(cached, "rb") as f:
+            header = f.read(_PYC_HEADER)
+    except (OSError, ValueError, NotImplementedError):
+        return False
+    if len(header) < _PYC_HEADER or int.from_bytes(header[4:8], "little") != 0:
+        return False  # unreadable, or checked by the source's hash
+    mtime = int.from_bytes(header[8:12], "little")
+    size = int.from_bytes(header[12:16], "little")
+    return mtime == int(src.st_mtime) & 0xFFFFFFFF and size == src.st_size & 0xFFFFFFFF
 
 
 class _Watcher:
-    """A meta-path finder that finds nothing itself: it asks the finders after it, notes the
-    file of the spec they find (an import or an ``importlib.reload``) and returns that spec."""
+    """A meta-path finder that finds nothing itself: it asks the finders after it, tracks the
+    spec they find (an import or an ``importlib.reload``) and returns that spec."""
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
         if getattr(_BUSY, "on", False):
@@ -118,7 +225,7 @@ class _Watcher:
                     return None
                 spec = find(name, path, target)
                 if spec is not None:
-                    _note(name, spec)
+                    track(spec)
                     return spec
             return None
         finally:
@@ -129,6 +236,9 @@ class _Watcher:
 
 
 _WATCHER = _Watcher()
+_STARTUP_SLACK_NS = 2_000_000_000
+"""How long after the process start an edit still counts as made before the import: the
+start time is known to about a second on some systems, and no one edits a module that fast."""
 
 
 def watch() -> None:
@@ -136,7 +246,38 @@ def watch() -> None:
     if any(isinstance(f, _Watcher) for f in sys.meta_path):
         return
     sys.meta_path.insert(0, _WATCHER)
-    for name, module in list(sys.modules.items()):
+    note_loaded_before(list(sys.modules.items()), _process_start_ns)
+
+
+def note_loaded_before(
+    modules: list[tuple[str, types.ModuleType]], started: Callable[[], int]
+) -> None:
+    """Note user modules loaded before the watcher: their files as they are now, but not
+    trusted when changed after the process started (``started()``, ns since the epoch), as
+    the code that runs may be older."""
+    start: int | None = None
+    for name, module in modules:
         spec = getattr(module, "__spec__", None)
-        if spec is not None and name not in _LOADED:
-            _note(name, spec)
+        origin = _user_file(name, spec) if spec is not None else None
+        if origin is None or loaded(module) is not None:
+            continue
+        entry = _noted(spec, origin)  # type: ignore[arg-type]
+        if entry.stat is not None:
+            start = started() if start is None else start
+            if entry.stat[0] > start + _STARTUP_SLACK_NS:
+                entry = Loaded(entry.spec_id, entry.stat, entry.digest, known=False)
+        _record(spec, entry)  # type: ignore[arg-type]
+
+
+def _process_start_ns() -> int:
+    """When this process started, in ns since the epoch (``time.time_ns()``'s clock)."""
+    try:  # Linux: the start in clock ticks since boot, against the time since boot
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        ticks = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        since_boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+        return time.time_ns() - int((since_boot - ticks) * 1e9)
+    except (OSError, ValueError, IndexError, AttributeError):
+        import psutil
+
+        return int(psutil.Process().create_time() * 1e9)

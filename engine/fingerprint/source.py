@@ -72,6 +72,18 @@ def module_source(module: types.ModuleType) -> ModuleSource | None:
     return parsed
 
 
+def drifted_modules() -> list[types.ModuleType]:
+    """The modules fingerprinted here whose file was edited after their import: their code
+    runs elsewhere only when shipped by value (another process importing them would run
+    the edit, not the code the cache key describes)."""
+    found = []
+    for name in list(_SOURCES):
+        module = sys.modules.get(name)
+        if module is not None and (src := module_source(module)) is not None and src.drifted:
+            found.append(module)
+    return found
+
+
 def function_drifted(
     fn: types.FunctionType, node: ast.AST, imports: list[ast.stmt] | None = None
 ) -> bool:

@@ -176,6 +176,9 @@ def _load_file(path: str) -> types.ModuleType:
     name = f"headrace_entry_{Path(path).stem}_{abs(hash(path)) % 10**8}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
+    from ..fingerprint import loads
+
+    loads.track(spec)  # an edit after this load is seen (the import hooks never see it)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # fingerprints read a module's source through sys.modules
     try:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
+import types
 from typing import Any
 
+from ...fingerprint.source import drifted_modules
 from ..eager import EagerPlan, run_eager
 from ..task import StepResult, StepTask
 from ..worker import execute
@@ -21,6 +24,24 @@ def _importable(module_name: str) -> bool:
         return False
 
 
+_DRIFTED_BY_VALUE: set[str] = set()
+
+
+def _ship_drifted_by_value(cloudpickle: Any) -> None:
+    """Ship the modules edited since their import by value (the receiver importing them
+    would run the edit, not the code the cache key describes), and those reloaded since by
+    reference again."""
+    drifted = {module.__name__: module for module in drifted_modules()}
+    for name in _DRIFTED_BY_VALUE - drifted.keys():
+        _DRIFTED_BY_VALUE.discard(name)
+        with contextlib.suppress(ValueError):
+            cloudpickle.unregister_pickle_by_value(types.ModuleType(name))  # by name
+    for name, module in drifted.items():
+        if name not in _DRIFTED_BY_VALUE and _importable(name):
+            _DRIFTED_BY_VALUE.add(name)
+            cloudpickle.register_pickle_by_value(module)
+
+
 def dumps(task: StepTask, plan: EagerPlan | None = None) -> bytes:
     """Pickle a task (and its eager plan) with cloudpickle, by value for modules the receiver
     cannot import."""
@@ -29,6 +50,7 @@ def dumps(task: StepTask, plan: EagerPlan | None = None) -> bytes:
     module = sys.modules.get(task.component.fn.__module__)
     if module is not None and not _importable(module.__name__):
         cloudpickle.register_pickle_by_value(module)
+    _ship_drifted_by_value(cloudpickle)
     # A component's function is shipped by value even from an importable module (the module
     # attribute is the Component, not the function), and by-value code loses its file names.
     origins = collect(task.component.fn)

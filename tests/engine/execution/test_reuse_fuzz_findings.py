@@ -308,3 +308,78 @@ def test_a_module_saved_again_unchanged_after_its_import_is_still_reused(
     flows = mods.module("flows")
     mods.write("other", "C4 = {3, 5}\n")  # saved again after this import
     assert _run(flows, workspace) == (True, 9)
+
+
+# Found by a hostile review of the import watcher: ways the code that runs can differ from
+# the file, each of which cached a result under the new source while the old code ran.
+
+
+def test_a_reload_that_raised_before_an_edited_set_is_not_cached_under_the_new_source(
+    mods: Modules, workspace: Workspace
+) -> None:
+    mods.write("other", "C4 = {3, 5}\n")
+    mods.write("flows", FLOWS_USING_OTHER_C4)
+    flows = mods.module("flows")
+    other = sys.modules[mods.prefix + "other"]
+    mods.write("other", "raise RuntimeError('half-edited')\nC4 = {3, 5, 8}\n")
+    with pytest.raises(RuntimeError, match="half-edited"):
+        importlib.reload(other)
+    assert _run(flows, workspace) == (False, 9)  # the old set still ran
+    mods.write("other", "C4 = {3, 5, 8}\n")  # the raise taken out: that set, at last
+    mods.forget("other", "flows")
+    flows = mods.module("flows")
+    assert _run(flows, workspace) == (False, 17)  # was (True, 9): reused and stale
+
+
+def test_a_set_in_a_pipeline_file_loaded_by_path_and_edited_is_not_cached_under_the_edit(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    from headrace.engine.definitions.loader import load_pipeline
+
+    path = tmp_path / f"flow_{uuid.uuid4().hex[:8]}.py"
+    source = (
+        "from headrace.engine import component, pipeline\n\nC = SET\n\n\n"
+        "@component\ndef step(x: int) -> int:\n    return x + sum(C)\n\n\n"
+        '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n'
+    )
+    path.write_text(source.replace("SET", "{3, 5}"))
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    module_name = load_pipeline(f"{path}:p").fn.__module__
+    try:
+        path.write_text(source.replace("SET", "{3, 5, 8}"))  # edited, not loaded again
+        os.utime(path, (1_700_000_010, 1_700_000_010))
+        with pytest.warns(UserWarning, match="changed after it was imported"):
+            run = load_pipeline(f"{path}:p").submit({"x": 1}, workspace=workspace)
+        assert (run.steps["step"].reused, run.outputs["out"].load()) == (False, 9)
+        sys.modules.pop(module_name)  # a fresh load: the new set
+        run = load_pipeline(f"{path}:p").submit({"x": 1}, workspace=workspace)
+        assert (run.steps["step"].reused, run.outputs["out"].load()) == (False, 17)
+    finally:
+        sys.modules.pop(module_name, None)
+
+
+def test_an_old_module_object_still_held_is_not_taken_for_a_newer_one_of_its_name(
+    mods: Modules, workspace: Workspace
+) -> None:
+    mods.write("other", "C4 = {3, 5}\n")
+    mods.write("flows", FLOWS_USING_OTHER_C4)
+    flows = mods.module("flows")  # holds this `other`
+    mods.write("other", "C4 = {3, 5, 8}\n")
+    mods.forget("other")
+    assert {3, 5, 8} == mods.module("other").C4  # a newer object under the same name
+    assert _run(flows, workspace) == (False, 9)  # the object flows holds ran
+    mods.forget("flows")
+    flows = mods.module("flows")
+    assert _run(flows, workspace) == (False, 17)
+
+
+def test_worker_processes_run_the_loaded_code_of_a_module_edited_after_its_import(
+    mods: Modules, workspace: Workspace
+) -> None:
+    mods.write("other", "C4 = {3, 5}\n")
+    mods.write("flows", FLOWS_USING_OTHER_C4)
+    flows = mods.module("flows")
+    mods.write("other", "C4 = {3, 5, 8}\n")  # edited, not reloaded: {3, 5} is the code
+    run = flows.p.submit({"x": 1}, workspace=workspace, executor="local-processes")
+    assert (run.steps["step"].reused, run.outputs["out"].load()) == (False, 9)  # was 17
+    assert _run(flows, workspace) == (True, 9)  # in this process, the same code: reused

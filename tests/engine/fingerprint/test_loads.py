@@ -127,3 +127,119 @@ def test_a_legacy_finder_ahead_of_the_path_finder_still_wins(
         assert importlib.import_module("legacy_found").WHO == "legacy finder"
     finally:
         sys.modules.pop("legacy_found", None)
+
+
+def test_a_reload_that_raises_leaves_the_module_untrusted(module_file) -> None:
+    name, path = module_file
+    module = importlib.import_module(name)
+    path.write_text("raise RuntimeError('half-edited')\nK = {1, 2, 3}\n")
+    with pytest.raises(RuntimeError, match="half-edited"):
+        importlib.reload(module)
+    assert {1, 2} == module.K  # the old value still runs, though the file says otherwise
+    entry = loads.loaded(module)
+    assert entry is not None and not entry.known
+    assert loads.edited_since_load(module, loads.file_stat(str(path))) is True
+    path.write_text("K = {1, 2, 3}\n")
+    importlib.reload(module)  # a reload that runs to the end is trusted again
+    assert loads.edited_since_load(module, loads.file_stat(str(path))) is False
+
+
+def test_two_module_objects_of_one_name_are_noted_apart(module_file) -> None:
+    name, path = module_file
+    first = importlib.import_module(name)
+    sys.modules.pop(name)
+    path.write_text("K = {1, 2, 3}\n")
+    second = importlib.import_module(name)  # a second object: the first is still held
+    assert first is not second
+    assert loads.edited_since_load(first, loads.file_stat(str(path))) is True
+    assert loads.edited_since_load(second, loads.file_stat(str(path))) is False
+
+
+def test_a_file_loaded_by_path_is_noted_when_tracked(tmp_path: Path) -> None:
+    path = tmp_path / "by_path.py"
+    path.write_text("K = {1, 2}\n")
+    spec = importlib.util.spec_from_file_location(f"bp_{uuid.uuid4().hex[:8]}", path)
+    assert spec is not None and spec.loader is not None
+    loads.track(spec)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert loads.edited_since_load(module, loads.file_stat(str(path))) is False
+    path.write_text("K = {1, 2, 3}\n")
+    assert loads.edited_since_load(module, loads.file_stat(str(path))) is True
+
+
+def test_headrace_load_pipeline_notes_the_pipeline_file(tmp_path: Path) -> None:
+    from headrace.engine.definitions.loader import load_pipeline
+
+    path = tmp_path / "flow_noted.py"
+    path.write_text(
+        "from headrace.engine import component, pipeline\n\n"
+        "@component\ndef one() -> int:\n    return 1\n\n"
+        '@pipeline\ndef p():\n    return {"out": one()}\n'
+    )
+    module = sys.modules[load_pipeline(f"{path}:p").fn.__module__]
+    try:
+        entry = loads.loaded(module)
+        assert entry is not None and entry.known
+        assert entry.digest == loads.content_digest(str(path))
+    finally:
+        sys.modules.pop(module.__name__, None)
+
+
+def test_bytecode_older_than_an_edit_in_the_same_second_is_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    name = f"pyc_{uuid.uuid4().hex[:8]}"
+    path = tmp_path / f"{name}.py"
+    second = 1_700_000_000 * 10**9
+    path.write_text("K = 1111\n")
+    os.utime(path, ns=(second + 100_000_000, second + 100_000_000))
+    importlib.invalidate_caches()
+    assert importlib.import_module(name).K == 1111
+    sys.modules.pop(name)
+    pyc = importlib.util.cache_from_source(str(path))
+    os.utime(pyc, ns=(second + 300_000_000, second + 300_000_000))  # written just after
+    path.write_text("K = 2222\n")  # the same size, saved again within that second
+    os.utime(path, ns=(second + 500_000_000, second + 500_000_000))
+    try:
+        assert importlib.import_module(name).K == 2222  # Python alone takes the .pyc: 1111
+    finally:
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+    assert importlib.import_module(name).K == 2222
+    sys.modules.pop(name, None)
+
+
+def test_a_module_loaded_before_headrace_and_changed_since_the_start_is_untrusted(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    path = tmp_path / "early.py"
+    path.write_text("K = {1, 2}\n")
+    names = []
+    for _ in range(2):
+        spec = importlib.util.spec_from_file_location(f"early_{uuid.uuid4().hex[:8]}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)  # loaded without headrace seeing it
+        names.append((spec.name, module))
+    edited_now, started_now = names
+    loads.note_loaded_before([edited_now], lambda: 0)  # the file changed after the start
+    loads.note_loaded_before([started_now], time.time_ns)  # the file predates the start
+    entry = loads.loaded(edited_now[1])
+    assert entry is not None and not entry.known
+    assert loads.edited_since_load(edited_now[1], loads.file_stat(str(path))) is True
+    assert loads.edited_since_load(started_now[1], loads.file_stat(str(path))) is False
+
+
+def test_the_process_start_is_the_one_the_system_reports() -> None:
+    import time
+
+    import psutil
+
+    started = loads._process_start_ns() / 1e9
+    assert started <= time.time()
+    assert abs(started - psutil.Process().create_time()) < 1.5
