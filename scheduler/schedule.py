@@ -184,6 +184,9 @@ class Schedule:
         created = time.time() if now is None else now
         start = _start_of(start_time, created)
         timing, watched = _timing(cron, timezone, every, at, week_days, on_change, start)
+        _check_trigger_options_need_a_trigger(
+            watched, glob, poll, settle, data_path_param, storage_options
+        )
         trigger = (
             TriggerSpec.build(on_change, glob, poll, settle, data_path_param, storage_options)
             if watched
@@ -366,6 +369,31 @@ def _start_of(value: Any, created: float) -> datetime | None:
     )
 
 
+def _check_trigger_options_need_a_trigger(
+    watched: Any, glob: str, poll: Any, settle: Any, data_path: Any, storage: Any
+) -> None:
+    """Refuse the options of a data trigger on a time schedule (they would be ignored)."""
+    if watched:
+        return
+    given = [
+        opt
+        for opt, used in (
+            ("--glob", glob != "*"),
+            ("--poll", poll != "30s"),
+            ("--settle", settle is not None),
+            ("--data-path-param", data_path is not None),
+            ("storage_options", bool(storage)),
+        )
+        if used
+    ]
+    if given:
+        raise SchedulerError(
+            f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --on-change (a "
+            "time schedule watches no files); drop it, or make a data trigger, e.g. "
+            "--on-change data/incoming --glob '*.csv'"
+        )
+
+
 def _timing(
     cron: str | None,
     timezone: str,
@@ -375,6 +403,10 @@ def _timing(
     on_change: str | None,
     start: datetime | None = None,
 ) -> tuple[Recurrence | Cron | None, Any]:
+    options = (("--cron", cron, "'0 2 * * *'"), ("--every", every, "1d"))
+    for opt, value, example in (*options, ("--on-change", on_change, "data/incoming")):
+        if value is not None and not value.strip():
+            raise SchedulerError(f"{opt} is empty; give one such as {opt} {example}")
     given = [
         opt for opt, v in (("--cron", cron), ("--every", every), ("--on-change", on_change)) if v
     ]

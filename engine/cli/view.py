@@ -147,7 +147,7 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
             Text(r["status"], style=STYLE.get(r["status"], "")),
             fmt_time(r["created_at"]),
             fmt_duration(took),
-            params[:60],
+            params if len(params) <= 60 else f"{params[:59]}…",
             short_text(r["error"] or r.get("step_error") or "", 60),
         )
     return table

@@ -30,8 +30,8 @@ def observe_file_specs(observer: Callable[[ModuleSpec], None]) -> None:
 def split_target(target: str) -> tuple[Path, str | None]:
     """Split ``FILE.py[:PIPELINE]`` into the path and the optional pipeline name."""
     path, sep, name = target.rpartition(":")
-    if not sep or not path or "/" in name or "\\" in name:
-        return Path(target), None
+    if not sep or not path or "/" in name or "\\" in name or Path(target).is_file():
+        return Path(target), None  # a file whose name has a colon is that file
     return Path(path), name or None
 
 
@@ -80,12 +80,21 @@ def import_file(path: Path) -> ModuleType:
         raise
     except BaseException as exc:
         del sys.modules[name]
-        last = traceback.extract_tb(exc.__traceback__)[-1]
         raise PipelineLoadError(
-            f"importing {path} raised {type(exc).__name__}: {exc} (at {Path(last.filename).name}"
-            f":{last.lineno}); fix the file and try again"
+            f"importing {path} raised {type(exc).__name__}: {exc}{_where(exc)}; fix the file "
+            "and try again"
         ) from exc
     return module
+
+
+def _where(exc: BaseException) -> str:
+    """`` (at FILE:LINE)``, the user's line that raised (a syntax error names its own)."""
+    if isinstance(exc, SyntaxError):
+        return ""  # its message says "(file.py, line N)"
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")
+    ]
+    return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
 
 
 @contextlib.contextmanager

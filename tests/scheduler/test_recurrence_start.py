@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime, time, timedelta
@@ -531,3 +532,31 @@ def test_cli_create_with_start_then_list_shows_the_next_fire(tmp_path):
     assert "starting" in listed["hourly"]["when"]
     table = run("list", "-w", ws)
     assert f"{summer}-07-01 02:00:00 BST" in table  # the time in the schedule's zone, named
+
+
+@pytest.mark.parametrize(
+    ("kw", "says"),
+    [
+        ({"cron": ""}, "--cron is empty; give one such as --cron '0 2 * * *'"),
+        ({"every": "  "}, "--every is empty; give one such as --every 1d"),
+        ({"on_change": ""}, "--on-change is empty"),
+    ],
+)
+def test_an_empty_timing_is_refused_and_named(ws, kw, says) -> None:
+    with pytest.raises(HeadraceError, match=re.escape(says)):
+        Schedule.create("s", SLEEPY, workspace=ws, **kw)
+    assert SchedulerStore(ws.history).schedule("s") is None
+
+
+@pytest.mark.parametrize(
+    ("kw", "named"),
+    [
+        ({"glob": "*.csv"}, "--glob goes"),
+        ({"poll": "5s", "settle": "1s"}, "--poll, --settle go"),
+        ({"data_path_param": "files"}, "--data-path-param goes"),
+    ],
+)
+def test_data_trigger_options_on_a_time_schedule_are_refused(ws, kw, named) -> None:
+    with pytest.raises(HeadraceError, match=re.escape(named) + ".* with --on-change"):
+        Schedule.create("s", SLEEPY, workspace=ws, every="1d", **kw)
+    assert SchedulerStore(ws.history).schedule("s") is None

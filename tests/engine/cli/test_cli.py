@@ -168,3 +168,22 @@ def test_long_values_are_cut_in_views_and_metrics_are_exact() -> None:
     assert metric_text(10910.3) == "10910.3"
     assert metric_text([1.5, 2.5]) == "[1.5, 2.5]"
     assert metric_text(list(range(20))) == "[0, 1, 2, …, 17, 18, 19] (20 values)"
+
+
+def test_runs_list_says_where_it_cut_the_parameters() -> None:
+    from rich.console import Console
+
+    from headrace.engine.cli.view import runs_table
+
+    row = {"id": "r1", "pipeline": "p", "status": "completed", "created_at": 0.0}
+    row |= {"started_at": None, "finished_at": None, "error": None}
+
+    def shown(params: dict) -> str:
+        console = Console(width=400, record=True)
+        console.print(runs_table([row | {"params": params}]))
+        return console.export_text()
+
+    short = shown({"a": 1, "b": "x" * 20})
+    assert "a=1, b=" + "x" * 20 in short and "…" not in short
+    long = shown({f"p{i}": i for i in range(30)})
+    assert "p0=0, p1=1" in long and "…" in long and "p29" not in long
