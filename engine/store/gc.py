@@ -63,9 +63,10 @@ def collect(
     """Forget runs outside the kept set and delete artifacts that only they referenced.
 
     A run is kept when it is among the ``keep_last`` newest, or younger than ``older_than``
-    seconds, or still running; with neither option, every run is kept and only artifacts no
-    run or cache entry refers to (left by killed runs) are removed. Forgetting a run also
-    drops its cache entries, so later runs cannot be served from deleted artifacts.
+    seconds, or still running (a run whose process died is marked failed first, as the CLI
+    does); with neither option, every run is kept and only artifacts no run or cache entry
+    refers to (left by killed runs) are removed. Forgetting a run also drops its cache
+    entries, so later runs cannot be served from deleted artifacts.
 
     Args:
         ws: the workspace.
@@ -77,6 +78,7 @@ def collect(
         raise ValueError(f"keep_last={keep_last}: give 0 or more runs to keep")
     report = GcReport(dry_run=dry_run)
     h = ws.history
+    h.reap_dead_runs()  # a run whose process died is over, not running (as the CLI sees it)
     runs = h.query("SELECT id, created_at, status FROM runs ORDER BY created_at DESC, rowid DESC")
     now = time.time()
     for i, r in enumerate(runs):

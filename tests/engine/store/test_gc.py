@@ -83,3 +83,16 @@ def test_cli_explain_and_gc(tmp_path: Path) -> None:
     gc = cli("gc", "--keep-last", "1")
     assert gc.returncode == 0 and "1 runs forgotten" in gc.stdout and "freed" in gc.stdout
     assert cli("gc", "--older-than", "soon").returncode == 2
+
+
+def test_collect_forgets_a_run_whose_process_died(ws: Workspace) -> None:
+    old = chain.submit(workspace=ws)
+    chain.submit(workspace=ws, regenerate_outputs=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    with ws.history.transaction() as c:  # killed mid-run: still recorded as running
+        c.execute("UPDATE runs SET status='Running', pid=? WHERE id=?", (int(dead.stdout), old.id))
+    report = collect(ws, keep_last=1)
+    assert report.runs == [old.id]  # was [] : kept forever as "running"
+    assert ws.history.get_run(old.id) is None
