@@ -9,7 +9,8 @@ module is executed, by an import hook that only watches: it finds the spec as th
 finders would and wraps that spec's own loader, so a file is noted once its module ran to the
 end. A module whose execution raised (a failed ``importlib.reload`` leaves old and new code
 mixed) is not trusted, nor is one loaded before headrace from a file that changed after the
-process started, nor one loaded from bytecode that may be stale. Only the user's own files
+process started; cached bytecode that may be stale is never run (the source is compiled
+instead). Only the user's own files
 are noted, not the standard library's or installed ones. Code that loads a file by path
 (``spec_from_file_location``) calls :func:`track` with its spec.
 """
