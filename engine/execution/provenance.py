@@ -98,15 +98,8 @@ class GitLookup:
     @classmethod
     def ahead(cls, pipeline: Pipeline) -> GitLookup:
         """A lookup started for the folder of the file defining ``pipeline``."""
-        fn = pipeline.fn
-        module = getattr(fn, "__module__", None) or ""
-        if module_kind(module) != "user" and not module.startswith("headrace_user_"):
-            return cls(None)
-        try:
-            path = inspect.getsourcefile(fn)
-        except TypeError:
-            return cls(None)
-        return cls(Path(path).resolve().parent if path and os.path.isfile(path) else None)
+        path = _user_file(pipeline.fn)
+        return cls(path.parent if path is not None else None)
 
     def state(self, folder: Path) -> dict[str, Any]:
         """:func:`git_state` of ``folder`` (the one read ahead when it is that folder)."""
@@ -122,16 +115,22 @@ def source_files(pipeline: Pipeline) -> list[Path]:
     fns = list({id(f): f for f in [pipeline.fn, *(s.component.fn for s in steps)]}.values())
     found: dict[Path, None] = {}
     for fn in fns:  # each function once: a 1,000-step chain has a handful
-        module = getattr(fn, "__module__", None) or ""
-        if module_kind(module) != "user" and not module.startswith("headrace_user_"):
-            continue
-        try:
-            path = inspect.getsourcefile(fn)
-        except TypeError:
-            continue
-        if path and os.path.isfile(path):
-            found[Path(path).resolve()] = None
+        path = _user_file(fn)
+        if path is not None:
+            found[path] = None
     return list(found)
+
+
+def _user_file(fn: Any) -> Path | None:
+    """The file of the user's own code defining ``fn`` (resolved), or None."""
+    module = getattr(fn, "__module__", None) or ""
+    if module_kind(module) != "user" and not module.startswith("headrace_user_"):
+        return None
+    try:
+        path = inspect.getsourcefile(fn)
+    except TypeError:
+        return None
+    return Path(path).resolve() if path and os.path.isfile(path) else None
 
 
 def git_state(folder: Path) -> dict[str, Any]:

@@ -424,7 +424,7 @@ def _class_local(cls: type) -> _Local:
         replaced = any(_replaced(m.__globals__) for m in methods)
         node = None if replaced or (src is not None and src.drifted) else _parse(cls, cls.__name__)
         if node is None:
-            members = [_function_local(m) for m in vars(cls).values() if inspect.isfunction(m)]
+            members = [_function_local(m) for m in methods]
             members += [_function_local(m.__func__) for m in vars(cls).values() if _wraps_fn(m)]
             hasher = domain_hasher(CODE)
             update_str(hasher, cls.__qualname__)
