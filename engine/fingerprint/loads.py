@@ -237,9 +237,11 @@ class _Watcher:
 
 
 _WATCHER = _Watcher()
-_STARTUP_SLACK_NS = 2_000_000_000
-"""How long after the process start an edit still counts as made before the import: the
-start time is known to about a second on some systems, and no one edits a module that fast."""
+_TICK_SLACK_NS = 50_000_000
+"""How long after the process start an edit still counts as made before the import, when the
+start is read from ``/proc`` (good to a clock tick, 10 ms)."""
+_PSUTIL_SLACK_NS = 2_000_000_000
+"""The same when psutil gives the start: it is known to about a second on some systems."""
 
 
 def watch() -> None:
@@ -247,16 +249,17 @@ def watch() -> None:
     if any(isinstance(f, _Watcher) for f in sys.meta_path):
         return
     sys.meta_path.insert(0, _WATCHER)
-    note_loaded_before(list(sys.modules.items()), _process_start_ns)
+    note_loaded_before(list(sys.modules.items()), _edits_before_import_until)
 
 
 def note_loaded_before(
-    modules: list[tuple[str, types.ModuleType]], started: Callable[[], int]
+    modules: list[tuple[str, types.ModuleType]], trusted_until: Callable[[], int]
 ) -> None:
     """Note user modules loaded before the watcher: their files as they are now, but not
-    trusted when changed after the process started (``started()``, ns since the epoch), as
-    the code that runs may be older."""
-    start: int | None = None
+    trusted when changed after ``trusted_until()`` (ns since the epoch: the process start,
+    give or take how well it is known), as the code that runs may be older; nor when their
+    cached bytecode may be stale (it may be what ran)."""
+    until: int | None = None
     for name, module in modules:
         spec = getattr(module, "__spec__", None)
         origin = _user_file(name, spec) if spec is not None else None
@@ -264,21 +267,36 @@ def note_loaded_before(
             continue
         entry = _noted(spec, origin)  # type: ignore[arg-type]
         if entry.stat is not None:
-            start = started() if start is None else start
-            if entry.stat[0] > start + _STARTUP_SLACK_NS:
+            until = trusted_until() if until is None else until
+            if entry.stat[0] > until or _bytecode_may_be_stale(origin):
                 entry = Loaded(entry.spec_id, entry.stat, entry.digest, known=False)
         _record(spec, entry)  # type: ignore[arg-type]
 
 
+def _edits_before_import_until() -> int:
+    """The process start plus how well it is known, in ns since the epoch."""
+    try:
+        return _proc_start_ns() + _TICK_SLACK_NS
+    except (OSError, ValueError, IndexError, AttributeError):
+        import psutil
+
+        return int(psutil.Process().create_time() * 1e9) + _PSUTIL_SLACK_NS
+
+
 def _process_start_ns() -> int:
     """When this process started, in ns since the epoch (``time.time_ns()``'s clock)."""
-    try:  # Linux: the start in clock ticks since boot, against the time since boot
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        ticks = int(fields[19]) / os.sysconf("SC_CLK_TCK")
-        since_boot = time.clock_gettime(time.CLOCK_BOOTTIME)
-        return time.time_ns() - int((since_boot - ticks) * 1e9)
+    try:
+        return _proc_start_ns()
     except (OSError, ValueError, IndexError, AttributeError):
         import psutil
 
         return int(psutil.Process().create_time() * 1e9)
+
+
+def _proc_start_ns() -> int:
+    """Linux: the start in clock ticks since boot, against the time since boot."""
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    ticks = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    since_boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.time_ns() - int((since_boot - ticks) * 1e9)

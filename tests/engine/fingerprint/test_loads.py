@@ -243,3 +243,33 @@ def test_the_process_start_is_the_one_the_system_reports() -> None:
     started = loads._process_start_ns() / 1e9
     assert started <= time.time()
     assert abs(started - psutil.Process().create_time()) < 1.5
+
+
+def test_a_module_loaded_before_headrace_over_stale_bytecode_is_untrusted(
+    tmp_path: Path,
+) -> None:
+    import py_compile
+
+    path = tmp_path / f"early_{uuid.uuid4().hex[:8]}.py"
+    second = 1_700_000_000 * 10**9
+    path.write_text("K = 1111\n")
+    os.utime(path, ns=(second + 100_000_000, second + 100_000_000))
+    pyc = py_compile.compile(str(path), cfile=importlib.util.cache_from_source(str(path)))
+    os.utime(pyc, ns=(second + 300_000_000, second + 300_000_000))  # written just after
+    path.write_text("K = 2222\n")  # the same size, saved again within that second
+    os.utime(path, ns=(second + 500_000_000, second + 500_000_000))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # Python takes the bytecode for current: the old code
+    assert module.K == 1111
+    loads.note_loaded_before([(spec.name, module)], lambda: 2 * second)  # predates the start
+    entry = loads.loaded(module)
+    assert entry is not None and not entry.known
+
+
+def test_an_edit_a_second_after_the_start_is_after_the_import_on_linux() -> None:
+    if not os.path.exists("/proc/self/stat"):
+        pytest.skip("the start time is read from /proc on Linux only")
+    slack = loads._edits_before_import_until() - loads._process_start_ns()
+    assert 0 < slack < 200_000_000  # a clock tick or so, not psutil's two seconds
