@@ -24,8 +24,8 @@ import threading
 import time
 import types
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from importlib.machinery import ModuleSpec, SourceFileLoader
 from importlib.util import cache_from_source
 from typing import Any
@@ -37,10 +37,12 @@ __all__ = [
     "Loaded",
     "Stat",
     "content_digest",
+    "drifted",
     "edited_since_load",
     "file_stat",
     "loaded",
     "note_loaded_before",
+    "note_shipped",
     "track",
     "WatchedLoader",
     "watch",
@@ -60,15 +62,19 @@ class Loaded:
         digest: a digest of its bytes then (None when it could not be read).
         known: False when what ran may not be these bytes: the module's execution raised,
             or it was loaded before headrace from a file changed since the process started.
+        source: the bytes themselves, when known (what a worker process is given to import
+            when the file has been edited since, see ``overlay.py``).
     """
 
     spec_id: int
     stat: Stat | None
     digest: str | None
     known: bool = True
+    source: bytes | None = field(default=None, compare=False, repr=False)
 
 
-_LOADED: dict[int, tuple[weakref.ref[ModuleSpec], Loaded]] = {}
+_LOADED: dict[int, tuple[weakref.ref[Any], Loaded]] = {}
+"""id of a spec (or of a module without one) → (a weak reference to it, its note)."""
 _LOCK = threading.Lock()
 _BUSY = threading.local()
 _PYC_HEADER = 16
@@ -85,9 +91,14 @@ def file_stat(path: str | None) -> Stat | None:
 
 def content_digest(path: str | None) -> str | None:
     """The fingerprint of the bytes of ``path``, or None when it cannot be read."""
+    data = _read(path)
+    return hash_bytes(data) if data is not None else None
+
+
+def _read(path: str | None) -> bytes | None:
     try:
         with open(path or "", "rb") as f:
-            return hash_bytes(f.read())
+            return f.read()
     except (OSError, ValueError):
         return None
 
@@ -95,11 +106,18 @@ def content_digest(path: str | None) -> str | None:
 def loaded(module: types.ModuleType) -> Loaded | None:
     """How this loaded version of ``module``'s file was, or None when headrace did not see
     it load (a module made in code, or loaded by a loader called directly)."""
-    spec = getattr(module, "__spec__", None)
-    found = _LOADED.get(id(spec))
-    if found is None or found[0]() is not spec:
+    holder = _holder(module)
+    found = _LOADED.get(id(holder))
+    if found is None or found[0]() is not holder:
         return None
     return found[1]
+
+
+def _holder(module: types.ModuleType) -> Any:
+    """What a module's note is kept by: its spec (a reload makes a new one), or the module
+    itself when it has none (a script run as ``python script.py``)."""
+    spec = getattr(module, "__spec__", None)
+    return spec if spec is not None else module
 
 
 def edited_since_load(module: types.ModuleType, now: Stat | None) -> bool | None:
@@ -118,7 +136,35 @@ def edited_since_load(module: types.ModuleType, now: Stat | None) -> bool | None
     return entry.digest is None or content_digest(module.__file__) != entry.digest
 
 
-def _record(spec: ModuleSpec, entry: Loaded) -> None:
+def drifted() -> list[tuple[types.ModuleType, Loaded]]:
+    """The user modules headrace saw load whose file now holds other bytes, with how each
+    was loaded (one stat per module; the bytes are read only when the stat changed)."""
+    with _LOCK:
+        entries = list(_LOADED.values())
+    found = []
+    for ref, entry in entries:
+        holder = ref()
+        if isinstance(holder, types.ModuleType):
+            continue  # a script run by path: never imported by name elsewhere
+        module = sys.modules.get(holder.name) if holder is not None else None
+        if module is None or getattr(module, "__spec__", None) is not holder:
+            continue  # an older module object, no longer what its name imports
+        if edited_since_load(module, file_stat(getattr(module, "__file__", None))):
+            found.append((module, entry))
+    return found
+
+
+def note_shipped(spec: ModuleSpec, digest: str, source: bytes) -> None:
+    """Note a module a worker process executed from shipped ``source`` rather than from its
+    file: it counts as edited since its load whenever the file holds other bytes."""
+    _record(spec, Loaded(id(spec), _NEVER, digest, True, source))
+
+
+_NEVER: Stat = (-1, -1, -1)
+"""A stat no file has: the file's bytes are compared each time."""
+
+
+def _record(spec: Any, entry: Loaded) -> None:
     key = id(spec)
 
     def forget(_: Any, key: int = key) -> None:
@@ -141,9 +187,11 @@ def _user_file(name: str, spec: Any) -> str | None:
     return origin if file_kind(origin) == "user" else None
 
 
-def _noted(spec: ModuleSpec, origin: str, known: bool = True) -> Loaded:
+def _noted(spec: Any, origin: str, known: bool = True) -> Loaded:
     stat = file_stat(origin)  # before the bytes: an edit in between reads as drifted, not as fresh
-    return Loaded(id(spec), stat, content_digest(origin), known)
+    data = _read(origin)
+    digest = hash_bytes(data) if data is not None else None
+    return Loaded(id(spec), stat, digest, known, data if known else None)
 
 
 def track(spec: ModuleSpec) -> None:
@@ -166,20 +214,49 @@ def track(spec: ModuleSpec) -> None:
 
 class WatchedLoader(SourceFileLoader):
     """The standard source loader, which notes the file as it executes the module and never
-    runs bytecode that may be stale."""
+    runs bytecode that may be stale.
+
+    While it executes the module, the file's stat and bytes are the ones noted: the cached
+    bytecode is checked against that stat and the source compiled is those bytes, so what
+    runs is what was noted even when the file is saved during the import.
+    """
+
+    _executing: Loaded | None = None
 
     def exec_module(self, module: types.ModuleType) -> None:
         """Execute ``module`` from the file, and note the file when that ran to the end."""
         spec = module.__spec__
         entry = _noted(spec, self.path) if spec is not None else None
+        self._executing = entry
         try:
             super().exec_module(module)
         except BaseException:
             if spec is not None and entry is not None:
                 _record(spec, Loaded(entry.spec_id, entry.stat, entry.digest, known=False))
             raise
+        finally:
+            self._executing = None
         if spec is not None and entry is not None:
             _record(spec, entry)
+
+    def path_stats(self, path: str) -> Mapping[str, Any]:
+        """The noted stat of the module's file while it executes, else the file's own."""
+        entry = self._executing
+        if (
+            entry is not None
+            and entry.stat is not None
+            and entry.source is not None
+            and (path == self.path)
+        ):
+            return {"mtime": entry.stat[0] / 1e9, "size": entry.stat[1]}
+        return super().path_stats(path)
+
+    def get_data(self, path: str) -> bytes:
+        """The noted bytes of the module's file while it executes, else the file's own."""
+        entry = self._executing
+        if entry is not None and entry.source is not None and path == self.path:
+            return entry.source
+        return super().get_data(path)
 
     def get_code(self, fullname: str) -> types.CodeType | None:
         """The module's code: from the source when the cached bytecode may be stale."""
@@ -261,16 +338,26 @@ def note_loaded_before(
     cached bytecode may be stale (it may be what ran)."""
     until: int | None = None
     for name, module in modules:
-        spec = getattr(module, "__spec__", None)
-        origin = _user_file(name, spec) if spec is not None else None
+        holder = _holder(module)
+        origin = _user_file(name, holder) if holder is not module else _script_file(module)
         if origin is None or loaded(module) is not None:
             continue
-        entry = _noted(spec, origin)  # type: ignore[arg-type]
+        entry = _noted(holder, origin)
         if entry.stat is not None:
             until = trusted_until() if until is None else until
             if entry.stat[0] > until or _bytecode_may_be_stale(origin):
                 entry = Loaded(entry.spec_id, entry.stat, entry.digest, known=False)
-        _record(spec, entry)  # type: ignore[arg-type]
+        _record(holder, entry)
+
+
+def _script_file(module: types.ModuleType) -> str | None:
+    """The file of a module without a spec (``python script.py``'s ``__main__``) when it is
+    one of the user's own ``.py`` files, else None."""
+    path = getattr(module, "__file__", None)
+    if not (isinstance(path, str) and path.endswith(".py")):
+        return None
+    path = os.path.abspath(path)
+    return path if file_kind(path) == "user" else None
 
 
 def _edits_before_import_until() -> int:

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import DefinitionError, ParallelRunError, ParameterError
 from ..execution.context import RunContext, get_run_context
+from ..fingerprint import overlay
 from ..fingerprint.digest import combine, fingerprint_value
 from ..fingerprint.keys import fingerprint_input
 from ..store.artifacts import ArtifactStore
@@ -103,6 +104,7 @@ def _prepare(
         spec.output_action == "append_row",
         ctx.regenerate_outputs,
         sys_path=tuple(sys.path),
+        overlay=overlay.capture()[0],
     )
     if spares is not None:  # init() runs in the workers while the step keys and plans
         spares.prime(setup)

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..execution.context import RunContext, activate, deactivate
 from ..execution.worker import open_store
+from ..fingerprint.overlay import Overlay, install
 from ..fingerprint.tables import fingerprint_table
 from .batches import table_batch_key
 from .entry import EntryRef, argv, load_entry, start_entry
@@ -47,6 +48,9 @@ class Setup:
         regenerate: ignore committed results (they are replaced).
         sources: the files of a table input (rows are read here).
         sys_path: the submitting process's ``sys.path``.
+        overlay: the submitting process's modules edited since their import, as it loaded
+            them (imported from that source here, so the entry runs the code its key
+            describes).
     """
 
     entry: EntryRef
@@ -62,6 +66,7 @@ class Setup:
     regenerate: bool = False
     sources: tuple[TableSource, ...] = ()
     sys_path: tuple[str, ...] = ()
+    overlay: Overlay = field(default_factory=Overlay)
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,7 @@ class Session:
         for path in reversed(setup.sys_path):
             if path not in sys.path:
                 sys.path.insert(0, path)
+        install(setup.overlay)
         self.store = open_store(setup.store)
         self.ledger: Ledger | None = None
         self.reader: RowReader | None = None

@@ -383,3 +383,185 @@ def test_worker_processes_run_the_loaded_code_of_a_module_edited_after_its_impor
     run = flows.p.submit({"x": 1}, workspace=workspace, executor="local-processes")
     assert (run.steps["step"].reused, run.outputs["out"].load()) == (False, 9)  # was 17
     assert _run(flows, workspace) == (True, 9)  # in this process, the same code: reused
+
+
+MID_SUMS_LEAF = "import PFX_leaf as leaf\n\n\ndef total(x):\n    return x + sum(leaf.C4)\n"
+
+
+def _processes(flows, ws: Workspace, x: int = 1):
+    run = flows.p.submit({"x": x}, workspace=ws, executor="local-processes", max_workers=1)
+    return run.steps["step"].reused, run.outputs["out"].load()
+
+
+def test_a_worker_runs_the_loaded_code_of_an_edited_module_reached_through_another(
+    mods: Modules, workspace: Workspace
+) -> None:
+    mods.write("leaf", "C4 = {3, 5}\n")
+    mods.write("mid", MID_SUMS_LEAF)
+    mods.write(
+        "flows",
+        "import PFX_mid as mid\nfrom headrace.engine import component, pipeline\n\n\n"
+        "@component\ndef step(x: int) -> int:\n    return mid.total(x)\n\n\n"
+        '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n',
+    )
+    flows = mods.module("flows")
+    mods.write("leaf", "C4 = {3, 5, 8}\n")  # edited, not reloaded: the worker imports mid anew
+    assert _processes(flows, workspace) == (False, 9)  # was 17: leaf's edit ran in the worker
+    assert _run(flows, workspace) == (True, 9)
+
+
+def test_a_worker_runs_the_loaded_code_of_an_edited_module_imported_in_the_body(
+    mods: Modules, workspace: Workspace
+) -> None:
+    mods.write("leaf", "C4 = {3, 5}\n")
+    mods.write(
+        "flows",
+        "from headrace.engine import component, pipeline\n\n\n"
+        "@component\ndef step(x: int) -> int:\n    import PFX_leaf as leaf\n\n"
+        "    return x + sum(leaf.C4)\n\n\n"
+        '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n',
+    )
+    flows = mods.module("flows")
+    mods.module("leaf")  # imported here (a notebook cell), then edited and not reloaded
+    mods.write("leaf", "C4 = {3, 5, 8}\n")
+    assert _processes(flows, workspace) == (False, 9)  # was 17
+    assert _run(flows, workspace) == (True, 9)
+
+
+def test_a_worker_returns_an_instance_of_a_class_from_an_edited_module(
+    mods: Modules, workspace: Workspace
+) -> None:
+    mods.write(
+        "box", "class Box:\n    def __init__(self, v):\n        self.v = v\n\n\nC4 = {3, 5}\n"
+    )
+    mods.write(
+        "flows",
+        "import PFX_box as b\nfrom headrace.engine import component, pipeline\n\n\n"
+        "@component\ndef step(x: int) -> object:\n    return b.Box(x + sum(b.C4))\n\n\n"
+        '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n',
+    )
+    flows = mods.module("flows")
+    mods.write(
+        "box", "class Box:\n    def __init__(self, v):\n        self.v = v\n\n\nC4 = {3, 5, 8}\n"
+    )
+    run = flows.p.submit({"x": 1}, workspace=workspace, executor="local-processes")
+    out = run.outputs["out"].load()  # was PicklingError: Box is not the same object
+    assert (run.steps["step"].reused, type(out).__module__, out.v) == (
+        False,
+        mods.prefix + "box",
+        9,
+    )
+
+
+def test_a_worker_imports_the_file_again_once_the_edited_module_is_reloaded(
+    mods: Modules, workspace: Workspace
+) -> None:
+    mods.write("leaf", "C4 = {3, 5}\n")
+    mods.write("mid", MID_SUMS_LEAF)
+    mods.write(
+        "flows",
+        "import PFX_mid as mid\nfrom headrace.engine import component, pipeline\n\n\n"
+        "@component\ndef step(x: int) -> int:\n    return mid.total(x)\n\n\n"
+        '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n',
+    )
+    flows = mods.module("flows")
+    mods.write("leaf", "C4 = {3, 5, 8}\n")
+    assert _processes(flows, workspace) == (False, 9)
+    importlib.reload(sys.modules[mods.prefix + "leaf"])  # now the edit is the code
+    assert _processes(flows, workspace) == (False, 17)
+
+
+def test_a_worker_runs_the_loaded_code_of_an_edited_package_and_its_submodule(
+    mods: Modules, workspace: Workspace
+) -> None:
+    pkg = mods.folder / f"{mods.prefix}pkg"
+    pkg.mkdir()
+
+    def edit(init: str, sub: str) -> None:
+        (pkg / "__init__.py").write_text(init)
+        (pkg / "sub.py").write_text(sub)
+        mods.mtime += 10
+        for path in pkg.iterdir():
+            os.utime(path, (mods.mtime, mods.mtime))
+
+    edit("BASE = 100\n", "C4 = {3, 5}\n")
+    mods.write(
+        "flows",
+        "from headrace.engine import component, pipeline\n\n\n"
+        "@component\ndef step(x: int) -> int:\n    import PFX_pkg\n    from PFX_pkg import sub\n\n"
+        "    return x + PFX_pkg.BASE + sum(sub.C4)\n\n\n"
+        '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n',
+    )
+    flows = mods.module("flows")
+    mods.module("pkg.sub")
+    edit("BASE = 200\n", "C4 = {3, 5, 8}\n")
+    assert _processes(flows, workspace) == (False, 109)  # was 217
+    assert _run(flows, workspace) == (True, 109)
+
+
+def test_parallel_run_workers_run_the_loaded_code_of_an_edited_module(
+    mods: Modules, workspace: Workspace, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        (data / f"{i}.txt").write_text(str(i))
+    mods.write("leaf", "C4 = {3, 5}\n")
+    mods.write(
+        "scorer",
+        "import PFX_leaf as leaf\n\n\ndef init():\n    pass\n\n\n"
+        "def run(mini_batch):\n    return [sum(leaf.C4) for _ in mini_batch]\n",
+    )
+    mods.write(
+        "flows",
+        "from pathlib import Path\n\nfrom headrace.engine import parallel_run, pipeline\n\n"
+        'score = parallel_run(entry="PFX_scorer", name="step", max_concurrency=1)\n\n\n'
+        "@pipeline\ndef p(data: Path):\n"
+        '    return {"out": score(data=data, mini_batch_size=2).outputs.results}\n',
+    )
+    flows = mods.module("flows")
+    mods.write("leaf", "C4 = {3, 5, 8}\n")  # edited, not reloaded
+    run = flows.p.submit({"data": data}, workspace=workspace).raise_for_status()
+    assert run.outputs["out"].load().iloc[:, 1].tolist() == [8, 8, 8]  # was 16
+
+
+SCRIPT = """
+import os, sys, time
+from headrace.engine import Workspace, component, pipeline
+
+C4 = {3, 5}
+
+
+@component
+def step(x: int) -> int:
+    return x + sum(C4)
+
+
+@pipeline
+def p(x: int = 1):
+    return {"out": step(x=x)}
+
+
+print("ready", flush=True)
+while len(sys.argv) > 2 and not os.path.exists(sys.argv[2]):
+    time.sleep(0.02)
+with Workspace(sys.argv[1]) as ws:
+    run = p.submit({"x": 1}, workspace=ws)
+    print(run.steps["step"].reused, run.outputs["out"].load())
+"""
+
+
+def test_a_script_edited_while_it_runs_is_not_cached_under_the_edit(tmp_path: Path) -> None:
+    script, go, ws = tmp_path / "fd_script.py", tmp_path / "go", tmp_path / "ws"
+    script.write_text(SCRIPT)
+    os.utime(script, (1_700_000_000, 1_700_000_000))
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, str(script), str(ws)]
+    with subprocess.Popen([*cmd, str(go)], stdout=subprocess.PIPE, text=True, env=env) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        script.write_text(SCRIPT.replace("{3, 5}", "{3, 5, 8}"))  # saved while it runs
+        go.touch()
+        out, _ = proc.communicate(timeout=120)
+    assert out.split() == ["False", "9"]  # the loaded code ran
+    fresh = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert fresh.stdout.split()[1:] == ["False", "17"]  # was "True 9": the old output reused

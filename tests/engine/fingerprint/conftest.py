@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import linecache
+import os
 import sys
 import textwrap
 import uuid
@@ -40,3 +41,17 @@ def user_modules(tmp_path: Path, monkeypatch):
     yield write
     for name in loaded:
         sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def module_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A user module ``K = {1, 2}`` on sys.path, not imported yet: (its name, its file)."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    name = f"ld_{uuid.uuid4().hex[:8]}"
+    path = tmp_path / f"{name}.py"
+    path.write_text("K = {1, 2}\n")
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    importlib.invalidate_caches()
+    yield name, path
+    sys.modules.pop(name, None)

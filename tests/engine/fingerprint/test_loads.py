@@ -15,19 +15,6 @@ import pytest
 from headrace.engine.fingerprint import loads
 
 
-@pytest.fixture
-def module_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    name = f"ld_{uuid.uuid4().hex[:8]}"
-    path = tmp_path / f"{name}.py"
-    path.write_text("K = {1, 2}\n")
-    os.utime(path, (1_700_000_000, 1_700_000_000))
-    importlib.invalidate_caches()
-    yield name, path
-    sys.modules.pop(name, None)
-
-
 def test_an_import_notes_the_file_and_an_edit_does_not(module_file) -> None:
     name, path = module_file
     module = importlib.import_module(name)

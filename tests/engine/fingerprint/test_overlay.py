@@ -1,0 +1,74 @@
+"""The overlay: modules edited since their import, imported elsewhere from the source that ran."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from headrace.engine.fingerprint import overlay
+
+
+def _edit(path: Path, text: str) -> None:
+    path.write_text(text)
+    os.utime(path, (1_700_000_100, 1_700_000_100))
+
+
+def test_only_a_module_edited_since_its_import_is_captured_with_the_source_that_ran(
+    module_file,
+) -> None:
+    name, path = module_file
+    importlib.import_module(name)
+    assert name not in {s.name for s in overlay.capture()[0].modules}
+    _edit(path, "K = {1, 2, 3}\n")
+    shipped = {s.name: s for s in overlay.capture()[0].modules}
+    assert shipped[name].source == b"K = {1, 2}\n" and shipped[name].origin == str(path)
+    assert not shipped[name].package
+    _edit(path, "K = {1, 2}\n")  # saved back as it was: nothing to ship
+    assert name not in {s.name for s in overlay.capture()[0].modules}
+
+
+def test_installing_in_the_process_that_captured_changes_nothing(module_file) -> None:
+    name, path = module_file
+    module = importlib.import_module(name)
+    _edit(path, "K = {1, 2, 3}\n")
+    finders = list(sys.meta_path)
+    overlay.install(overlay.capture()[0])  # a Dask cluster with processes=False does this
+    assert sys.meta_path == finders and sys.modules[name] is module
+
+
+RECEIVER = """
+import pickle, sys
+sys.path.insert(0, sys.argv[2])
+from headrace.engine.fingerprint import overlay
+first, second = pickle.load(open(sys.argv[1], "rb"))
+import {name}  # loaded from the file before the first task: dropped and imported again
+overlay.install(first)
+import {name}
+print(sorted({name}.K))
+overlay.install(second)  # the sender reloaded it: the file's code again
+import {name}
+print(sorted({name}.K))
+"""
+
+
+def test_another_process_imports_the_shipped_source_until_it_is_no_longer_shipped(
+    module_file, tmp_path: Path
+) -> None:
+    name, path = module_file
+    importlib.import_module(name)
+    _edit(path, "K = {1, 2, 3}\n")
+    shipped = overlay.capture()[0]
+    importlib.reload(sys.modules[name])
+    payload = tmp_path / "overlays.pickle"
+    payload.write_bytes(pickle.dumps((shipped, overlay.capture()[0])))
+    script = tmp_path / "receiver.py"
+    script.write_text(textwrap.dedent(RECEIVER).replace("{name}", name))
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, str(script), str(payload), str(path.parent)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env, timeout=60)
+    assert out.stdout.splitlines() == ["[1, 2]", "[1, 2, 3]"]
