@@ -10,7 +10,6 @@ import pickle
 import threading
 import time
 import traceback
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,8 +107,10 @@ def attempt(task: StepTask, sink: Sink | None = None) -> tuple[StepResult, Excep
         )
         return failed, error
     metrics = tuple(ctx.metrics)
-    ok = StepResult(task.step, task.attempt, True, started, done, outputs, metrics, logs=logs)
-    return replace(ok, log_chars=chars), None
+    ok = StepResult(
+        task.step, task.attempt, True, started, done, outputs, metrics, logs=logs, log_chars=chars
+    )
+    return ok, None
 
 
 def _prefix(task: StepTask) -> str | None:

@@ -25,7 +25,7 @@ import time
 import types
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.machinery import ModuleSpec, SourceFileLoader
 from importlib.util import cache_from_source
 from typing import Any
@@ -133,12 +133,23 @@ def edited_since_load(module: types.ModuleType, now: Stat | None) -> bool | None
         return None
     if entry.stat == now:
         return False
-    return entry.digest is None or content_digest(module.__file__) != entry.digest
+    same = entry.digest is not None and content_digest(module.__file__) == entry.digest
+    if same:  # saved again unchanged: later checks compare the stat alone
+        _restat(_holder(module), entry, now)
+    return not same
+
+
+def _restat(holder: Any, entry: Loaded, now: Stat) -> None:
+    with _LOCK:
+        found = _LOADED.get(id(holder))
+        if found is not None and found[0]() is holder and found[1] is entry:
+            _LOADED[id(holder)] = (found[0], replace(entry, stat=now))
 
 
 def drifted() -> list[tuple[types.ModuleType, Loaded]]:
-    """The user modules headrace saw load whose file now holds other bytes, with how each
-    was loaded (one stat per module; the bytes are read only when the stat changed)."""
+    """The user modules headrace saw load whose file now holds other bytes (or is gone),
+    with how each was loaded (one stat per module; the bytes are read only when the stat
+    changed)."""
     with _LOCK:
         entries = list(_LOADED.values())
     found = []
@@ -149,7 +160,11 @@ def drifted() -> list[tuple[types.ModuleType, Loaded]]:
         module = sys.modules.get(holder.name) if holder is not None else None
         if module is None or getattr(module, "__spec__", None) is not holder:
             continue  # an older module object, no longer what its name imports
-        if edited_since_load(module, file_stat(getattr(module, "__file__", None))):
+        now = file_stat(getattr(module, "__file__", None))
+        if now is None:  # renamed or deleted: a worker can import it only from the source
+            if entry.known and entry.source is not None:
+                found.append((module, entry))
+        elif edited_since_load(module, now):
             found.append((module, entry))
     return found
 

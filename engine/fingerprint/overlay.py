@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import linecache
 import os
 import sys
 import threading
@@ -74,15 +75,20 @@ class Overlay:
 def capture() -> tuple[Overlay, list[types.ModuleType]]:
     """What to ship for the modules edited since their import: the overlay of those whose
     loaded source is known, and the others (to be shipped by value)."""
-    shipped, unknown = [], []
+    shipped: dict[str, Shipped] = {}
+    unknown = []
     for module, entry in loads.drifted():
         spec = module.__spec__
         if entry.known and entry.source is not None and entry.digest and spec and spec.origin:
             package = spec.submodule_search_locations is not None
-            shipped.append(Shipped(spec.name, spec.origin, entry.source, entry.digest, package))
+            shipped[spec.name] = Shipped(
+                spec.name, spec.origin, entry.source, entry.digest, package
+            )
         else:
             unknown.append(module)
-    found = tuple(sorted(shipped, key=lambda s: s.name))
+    with _LOCK:  # a worker passes on what it serves (a parallel-run step in a step worker)
+        forwarded = {n: s for n, s in _SERVED.items() if n not in shipped}
+    found = tuple(sorted({**shipped, **forwarded}.values(), key=lambda s: s.name))
     return Overlay(found, _this_process()), unknown
 
 
@@ -103,16 +109,24 @@ _LOCK = threading.Lock()
 def install(overlay: Overlay) -> None:
     """Make this (worker) process import the overlay's modules from the shipped source.
 
-    When a module of the overlay is loaded here from other bytes, or one served before is
-    no longer shipped (the submitter reloaded it), every user module is dropped from
-    ``sys.modules``: those importing it hold its old objects, and are imported again.
+    When a module of the overlay is loaded here from other bytes, one served before is no
+    longer shipped (the submitter reloaded it), or one loaded here from its file is not
+    what the file holds now and is not shipped as it is (a long-lived Dask worker that
+    imported it before an edit the submitter has since reloaded), every user source module
+    is dropped from ``sys.modules``: those importing it hold its old objects, and are
+    imported again. Compiled extensions are kept (many cannot be loaded twice).
     """
+    if overlay.sender == _this_process():
+        return
     wanted = {s.name: s for s in overlay.modules}
-    if (not wanted and not _SERVED) or overlay.sender == _this_process():
+    here = {m.__name__: entry.digest for m, entry in loads.drifted()}  # one stat per module
+    if not wanted and not _SERVED and not here:
         return
     with _LOCK:
         names = wanted.keys() | _SERVED.keys()
-        stale = any(_loaded_other(name, wanted.get(name)) for name in names)
+        stale = any(_loaded_other(name, wanted.get(name)) for name in names) or any(
+            name not in wanted or wanted[name].digest != digest for name, digest in here.items()
+        )
         _SERVED.clear()
         _SERVED.update(wanted)
         if wanted and not any(isinstance(f, _Finder) for f in sys.meta_path):
@@ -139,6 +153,8 @@ def _drop_user_modules() -> None:
         path = getattr(module, "__file__", None)
         if name in _KEEP or not isinstance(path, str) or is_headrace(name):
             continue
+        if not path.endswith(".py"):
+            continue  # a compiled extension: it may refuse a second load
         if file_kind(path) == "user":
             sys.modules.pop(name, None)
     importlib.invalidate_caches()
@@ -162,7 +178,10 @@ class _ShippedLoader(SourceFileLoader):
         return self.source_to_code(self.shipped.source, self.path)  # type: ignore[return-value]
 
     def exec_module(self, module: types.ModuleType) -> None:
-        """Execute the module, and note it as loaded from the shipped source."""
+        """Execute the module, and note it as loaded from the shipped source (which
+        tracebacks show, not the file's lines)."""
+        lines = self.shipped.source.decode("utf-8", "replace").splitlines(keepends=True)
+        linecache.cache[self.path] = (len(self.shipped.source), None, lines, self.path)
         super().exec_module(module)
         if module.__spec__ is not None:
             loads.note_shipped(module.__spec__, self.shipped.digest, self.shipped.source)

@@ -386,6 +386,19 @@ def test_worker_processes_run_the_loaded_code_of_a_module_edited_after_its_impor
 
 
 MID_SUMS_LEAF = "import PFX_leaf as leaf\n\n\ndef total(x):\n    return x + sum(leaf.C4)\n"
+FLOWS_USING_MID = (
+    "import PFX_mid as mid\nfrom headrace.engine import component, pipeline\n\n\n"
+    "@component\ndef step(x: int) -> int:\n    return mid.total(x)\n\n\n"
+    '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n'
+)
+
+
+def _flows_via_mid(mods: Modules):
+    """flows.step returns mid.total(x): x + sum(leaf.C4), with C4 = {3, 5}."""
+    mods.write("leaf", "C4 = {3, 5}\n")
+    mods.write("mid", MID_SUMS_LEAF)
+    mods.write("flows", FLOWS_USING_MID)
+    return mods.module("flows")
 
 
 def _processes(flows, ws: Workspace, x: int = 1):
@@ -396,15 +409,7 @@ def _processes(flows, ws: Workspace, x: int = 1):
 def test_a_worker_runs_the_loaded_code_of_an_edited_module_reached_through_another(
     mods: Modules, workspace: Workspace
 ) -> None:
-    mods.write("leaf", "C4 = {3, 5}\n")
-    mods.write("mid", MID_SUMS_LEAF)
-    mods.write(
-        "flows",
-        "import PFX_mid as mid\nfrom headrace.engine import component, pipeline\n\n\n"
-        "@component\ndef step(x: int) -> int:\n    return mid.total(x)\n\n\n"
-        '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n',
-    )
-    flows = mods.module("flows")
+    flows = _flows_via_mid(mods)
     mods.write("leaf", "C4 = {3, 5, 8}\n")  # edited, not reloaded: the worker imports mid anew
     assert _processes(flows, workspace) == (False, 9)  # was 17: leaf's edit ran in the worker
     assert _run(flows, workspace) == (True, 9)
@@ -456,15 +461,7 @@ def test_a_worker_returns_an_instance_of_a_class_from_an_edited_module(
 def test_a_worker_imports_the_file_again_once_the_edited_module_is_reloaded(
     mods: Modules, workspace: Workspace
 ) -> None:
-    mods.write("leaf", "C4 = {3, 5}\n")
-    mods.write("mid", MID_SUMS_LEAF)
-    mods.write(
-        "flows",
-        "import PFX_mid as mid\nfrom headrace.engine import component, pipeline\n\n\n"
-        "@component\ndef step(x: int) -> int:\n    return mid.total(x)\n\n\n"
-        '@pipeline\ndef p(x: int = 1):\n    return {"out": step(x=x)}\n',
-    )
-    flows = mods.module("flows")
+    flows = _flows_via_mid(mods)
     mods.write("leaf", "C4 = {3, 5, 8}\n")
     assert _processes(flows, workspace) == (False, 9)
     importlib.reload(sys.modules[mods.prefix + "leaf"])  # now the edit is the code
@@ -499,13 +496,20 @@ def test_a_worker_runs_the_loaded_code_of_an_edited_package_and_its_submodule(
     assert _run(flows, workspace) == (True, 109)
 
 
+def _files(folder: Path, n: int) -> Path:
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"{i}.txt").write_text(str(i))
+    return folder
+
+
+@pytest.mark.parametrize("executor", ["local", "local-processes"])
 def test_parallel_run_workers_run_the_loaded_code_of_an_edited_module(
-    mods: Modules, workspace: Workspace, tmp_path: Path
+    mods: Modules, workspace: Workspace, tmp_path: Path, executor: str
 ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(3):
-        (data / f"{i}.txt").write_text(str(i))
+    """With local-processes, the step's worker never imports the edited module itself: what
+    it was sent to serve goes on to the parallel-run workers it starts."""
+    data = _files(tmp_path / "data", 3)
     mods.write("leaf", "C4 = {3, 5}\n")
     mods.write(
         "scorer",
@@ -521,8 +525,12 @@ def test_parallel_run_workers_run_the_loaded_code_of_an_edited_module(
     )
     flows = mods.module("flows")
     mods.write("leaf", "C4 = {3, 5, 8}\n")  # edited, not reloaded
-    run = flows.p.submit({"data": data}, workspace=workspace).raise_for_status()
+    run = flows.p.submit(
+        {"data": data}, workspace=workspace, executor=executor, max_workers=1
+    ).raise_for_status()
     assert run.outputs["out"].load().iloc[:, 1].tolist() == [8, 8, 8]  # was 16
+    again = flows.p.submit({"data": data}, workspace=workspace).raise_for_status()
+    assert again.steps["step"].reused
 
 
 SCRIPT = """
@@ -565,3 +573,44 @@ def test_a_script_edited_while_it_runs_is_not_cached_under_the_edit(tmp_path: Pa
     assert out.split() == ["False", "9"]  # the loaded code ran
     fresh = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=True)
     assert fresh.stdout.split()[1:] == ["False", "17"]  # was "True 9": the old output reused
+
+
+def test_a_worker_imports_a_module_again_when_its_file_is_gone(
+    mods: Modules, workspace: Workspace
+) -> None:
+    flows = _flows_via_mid(mods)
+    (mods.folder / f"{mods.prefix}leaf.py").unlink()  # renamed away (a branch switch)
+    assert _processes(flows, workspace) == (False, 9)  # was ModuleNotFoundError in the worker
+
+
+@pytest.mark.slow
+def test_a_long_lived_dask_worker_follows_the_submitter_across_edits_and_reloads(
+    mods: Modules, workspace: Workspace
+) -> None:
+    from dask.distributed import Client, LocalCluster
+
+    from headrace.engine.execution.executors import make_executor
+
+    flows = _flows_via_mid(mods)
+    leaf = mods.prefix + "leaf"
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    with cluster, Client(cluster) as client:
+        executor = make_executor("dask", client=client)
+
+        def out(x: int) -> int:
+            return (
+                flows.p.submit({"x": x}, workspace=workspace, executor=executor)
+                .outputs["out"]
+                .load()
+            )
+
+        assert out(1) == 9  # the worker imports mid and leaf from their files
+        mods.write("leaf", "C4 = {3, 5, 8}\n")
+        assert out(2) == 10  # edited, not reloaded: the loaded code
+        importlib.reload(sys.modules[leaf])
+        assert out(3) == 19  # was 11: the worker kept the file's old code
+        mods.write("leaf", "C4 = {3, 5, 8, 100}\n")
+        importlib.reload(sys.modules[leaf])
+        assert out(4) == 120  # was 12

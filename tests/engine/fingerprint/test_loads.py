@@ -260,3 +260,13 @@ def test_an_edit_a_second_after_the_start_is_after_the_import_on_linux() -> None
         pytest.skip("the start time is read from /proc on Linux only")
     slack = loads._edits_before_import_until() - loads._process_start_ns()
     assert 0 < slack < 200_000_000  # a clock tick or so, not psutil's two seconds
+
+
+def test_a_file_saved_again_unchanged_is_compared_by_its_stat_from_then_on(module_file) -> None:
+    name, path = module_file
+    module = importlib.import_module(name)
+    os.utime(path, (1_700_000_500, 1_700_000_500))  # touched: a checkout round trip
+    now = loads.file_stat(str(path))
+    assert loads.edited_since_load(module, now) is False
+    entry = loads.loaded(module)
+    assert entry is not None and entry.stat == now  # the bytes are not read again
