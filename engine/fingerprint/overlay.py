@@ -104,6 +104,8 @@ def _this_process() -> tuple[str, int]:
 _SERVED: dict[str, Shipped] = {}
 """What this process's overlay finder serves: the last overlay installed."""
 _LOCK = threading.Lock()
+_SEEDED: set[str] = set()
+"""Files whose lines ``linecache`` holds as shipped (never checked against the file)."""
 
 
 def install(overlay: Overlay) -> None:
@@ -149,6 +151,9 @@ def _loaded_other(name: str, shipped: Shipped | None) -> bool:
 
 
 def _drop_user_modules() -> None:
+    for seeded in _SEEDED:  # the file's own lines again, for whatever is imported from it now
+        linecache.cache.pop(seeded, None)
+    _SEEDED.clear()
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
         if name in _KEEP or not isinstance(path, str) or is_headrace(name):
@@ -182,6 +187,7 @@ class _ShippedLoader(SourceFileLoader):
         tracebacks show, not the file's lines)."""
         lines = self.shipped.source.decode("utf-8", "replace").splitlines(keepends=True)
         linecache.cache[self.path] = (len(self.shipped.source), None, lines, self.path)
+        _SEEDED.add(self.path)
         super().exec_module(module)
         if module.__spec__ is not None:
             loads.note_shipped(module.__spec__, self.shipped.digest, self.shipped.source)
