@@ -48,8 +48,9 @@ __all__ = [
     "watch",
 ]
 
-Stat = tuple[int, int, int]
-"""A file's (mtime_ns, size, inode)."""
+Stat = tuple[int, int, int, int]
+"""A file's (mtime_ns, size, inode, ctime_ns): the system sets ctime on every change, so
+two different writes never share a stat unless they fall in the same clock tick."""
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,13 @@ _PYC_HEADER = 16
 
 
 def file_stat(path: str | None) -> Stat | None:
-    """``path``'s (mtime_ns, size, inode), or None when it has none or cannot be read."""
+    """``path``'s (mtime_ns, size, inode, ctime_ns), or None when it has none or cannot be
+    read."""
     try:
         st = os.stat(path) if path else None
     except (OSError, ValueError):
         return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino) if st is not None else None
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns) if st is not None else None
 
 
 def content_digest(path: str | None) -> str | None:
@@ -134,9 +136,14 @@ def edited_since_load(module: types.ModuleType, now: Stat | None) -> bool | None
     if entry.stat == now:
         return False
     same = entry.digest is not None and content_digest(module.__file__) == entry.digest
-    if same:  # saved again unchanged: later checks compare the stat alone
-        _restat(_holder(module), entry, now)
+    if same and now[3] < time.time_ns() - _RACY_NS:
+        _restat(_holder(module), entry, now)  # saved again unchanged: compare the stat alone
     return not same
+
+
+_RACY_NS = 3_000_000_000
+"""A stat stands for the bytes only once its ctime is this old (git's "racy" rule): on a
+coarse clock (FAT, SMB, some NFS) a second write in the same tick gets the same stat."""
 
 
 def _restat(holder: Any, entry: Loaded, now: Stat) -> None:
@@ -175,7 +182,7 @@ def note_shipped(spec: ModuleSpec, digest: str, source: bytes) -> None:
     _record(spec, Loaded(id(spec), _NEVER, digest, True, source))
 
 
-_NEVER: Stat = (-1, -1, -1)
+_NEVER: Stat = (-1, -1, -1, -1)
 """A stat no file has: the file's bytes are compared each time."""
 
 

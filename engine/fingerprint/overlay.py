@@ -162,6 +162,10 @@ def _drop_user_modules() -> None:
             continue  # a compiled extension: it may refuse a second load
         if file_kind(path) == "user":
             sys.modules.pop(name, None)
+            parent, _, child = name.rpartition(".")
+            kept = sys.modules.get(parent) if parent else None
+            if kept is not None and getattr(kept, child, None) is module:
+                delattr(kept, child)  # a kept namespace package would hand out the old one
     importlib.invalidate_caches()
 
 

@@ -262,11 +262,28 @@ def test_an_edit_a_second_after_the_start_is_after_the_import_on_linux() -> None
     assert 0 < slack < 200_000_000  # a clock tick or so, not psutil's two seconds
 
 
-def test_a_file_saved_again_unchanged_is_compared_by_its_stat_from_then_on(module_file) -> None:
+def test_a_file_saved_again_unchanged_is_compared_by_its_stat_from_then_on(
+    module_file, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name, path = module_file
+    monkeypatch.setattr(loads, "_RACY_NS", -(10**12))  # as if the touch were seconds ago
     module = importlib.import_module(name)
     os.utime(path, (1_700_000_500, 1_700_000_500))  # touched: a checkout round trip
     now = loads.file_stat(str(path))
     assert loads.edited_since_load(module, now) is False
     entry = loads.loaded(module)
     assert entry is not None and entry.stat == now  # the bytes are not read again
+
+
+def test_a_recent_touch_is_hashed_again_next_time(module_file) -> None:
+    """Within the racy window another write could share the stat: the bytes decide."""
+    name, path = module_file
+    module = importlib.import_module(name)
+    os.utime(path, (1_700_000_500, 1_700_000_500))  # just now, so its ctime is now
+    now = loads.file_stat(str(path))
+    assert loads.edited_since_load(module, now) is False
+    entry = loads.loaded(module)
+    assert entry is not None and entry.stat != now
+    path.write_text("K = {9, 9}\n")  # the same size, set back to the same mtime
+    os.utime(path, (1_700_000_500, 1_700_000_500))
+    assert loads.edited_since_load(module, loads.file_stat(str(path))) is True

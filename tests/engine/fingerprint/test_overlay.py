@@ -75,3 +75,37 @@ def test_another_process_imports_the_shipped_source_until_it_is_no_longer_shippe
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env, timeout=60)
     # Tracebacks show the lines that ran; extensions are never dropped (some load only once).
     assert out.stdout.splitlines() == ["[1, 2] K = {1, 2}", "[1, 2, 3] True K = {1, 2, 3}"]
+
+
+NAMESPACE_RECEIVER = """
+import importlib, os, sys
+sys.path.insert(0, sys.argv[1])
+from headrace.engine.fingerprint import overlay
+sub = os.path.join(sys.argv[1], "ovns", "sub.py")
+import ov_user
+print(ov_user.f())
+with open(sub, "w") as f:
+    f.write("V = 2\\n")  # changed since this process loaded it, and not shipped
+os.utime(sub, (1_700_000_100, 1_700_000_100))
+overlay.install(overlay.Overlay((), ("another process", 1)))
+importlib.invalidate_caches()
+import ov_user
+print(ov_user.f())
+"""
+
+
+def test_a_dropped_submodule_of_a_kept_namespace_package_is_imported_again(
+    tmp_path: Path,
+) -> None:
+    """The namespace package (no file) stays; its attribute must not hand out the old one."""
+    (tmp_path / "ovns").mkdir()
+    (tmp_path / "ovns" / "sub.py").write_text("V = 1\n")
+    (tmp_path / "ov_user.py").write_text("from ovns import sub\n\n\ndef f():\n    return sub.V\n")
+    for path in (tmp_path / "ovns" / "sub.py", tmp_path / "ov_user.py"):
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    script = tmp_path / "receiver.py"
+    script.write_text(NAMESPACE_RECEIVER)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, str(script), str(tmp_path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env, timeout=60)
+    assert out.stdout.split() == ["1", "2"]  # was 1, 1
