@@ -209,11 +209,10 @@ def _user_file(name: str, spec: Any) -> str | None:
     return origin if file_kind(origin) == "user" else None
 
 
-def _noted(spec: Any, origin: str, known: bool = True) -> Loaded:
+def _noted(spec: Any, origin: str) -> Loaded:
     stat = file_stat(origin)  # before the bytes: an edit in between reads as drifted, not as fresh
     data = _read(origin)
-    digest = hash_bytes(data) if data is not None else None
-    return Loaded(id(spec), stat, digest, known, data if known else None)
+    return Loaded(id(spec), stat, hash_bytes(data) if data is not None else None, True, data)
 
 
 def track(spec: ModuleSpec) -> None:
@@ -264,12 +263,7 @@ class WatchedLoader(SourceFileLoader):
     def path_stats(self, path: str) -> Mapping[str, Any]:
         """The noted stat of the module's file while it executes, else the file's own."""
         entry = self._executing
-        if (
-            entry is not None
-            and entry.stat is not None
-            and entry.source is not None
-            and (path == self.path)
-        ):
+        if path == self.path and entry is not None and entry.stat and entry.source is not None:
             return {"mtime": entry.stat[0] / 1e9, "size": entry.stat[1]}
         return super().path_stats(path)
 
