@@ -91,5 +91,5 @@ def _hit(task: StepTask, plan: EagerPlan, key: str | None) -> Hit | None:
         return None
     store = open_store(task.store)
     for _, rec in outputs:  # before looking: gc keeps what a run leased (store/leases.py)
-        store.leases.take(task.run_id, rec.fingerprint)
+        store.lease(task.run_id, rec)
     return hit if all(store.exists(rec) for _, rec in outputs) else None

@@ -16,8 +16,7 @@ from ..definitions.model import Binding, PipelineDefinition
 from ..status import Status
 from ..store.artifacts import ArtifactRecord
 from ..store.cache_index import CacheIndex, Hit
-from ..store.history import finish_step_op, update_run_op, update_steps_op
-from ..store.run_records import record_attempt_op
+from ..store.run_writes import finish_step_op, record_attempt_op, update_run_op, update_steps_op
 from ..store.statcache import StatCache
 from ..store.workspace import Workspace
 from .attempts import AttemptRecorder
@@ -329,7 +328,7 @@ class Runner:
                 previous = self.cache_index.previous(self.defn.name, step)
             else:
                 for _, rec in hit.outputs:  # before looking: gc keeps what a run leased
-                    self.ws.store.leases.take(self.run_id, rec.fingerprint)
+                    self.ws.store.lease(self.run_id, rec)
                 present = all(self.ws.store.exists(rec) for _, rec in hit.outputs)
         return decide(
             comp,

@@ -237,6 +237,13 @@ class ArtifactStore:
             if not self.exists(record):  # another writer won the race with the same content
                 raise
 
+    def lease(self, run_id: str, record: ArtifactRecord) -> None:
+        """Claim ``record`` for ``run_id`` before checking that it is stored, so gc keeps it
+        (``leases.py``). A value kept in its record has no payload gc could delete: nothing
+        to claim."""
+        if not record.uri.startswith(INLINE):
+            self.leases.take(run_id, record.fingerprint)
+
     def exists(self, record: ArtifactRecord) -> bool:
         """Whether the artifact is stored and can be trusted.
 

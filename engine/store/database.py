@@ -368,6 +368,10 @@ class BatchWriter:
     cut that wait short. :meth:`flush` waits until everything queued is committed and
     re-raises a failed write.
 
+    Consecutive ops that share a ``batched`` attribute (a function of the connection and the
+    list of those ops with their arguments) are applied by one call of it: a 1,000-step run
+    is recorded in a few statements (``run_writes.py``).
+
     Args:
         history: the database to write to.
     """
@@ -415,7 +419,7 @@ class BatchWriter:
         (so only the failing one is undone), which costs two statements per op only then."""
         try:
             with self.history.transaction() as c:
-                for op, args in ops:
+                for op, args in _merged(ops):
                     op(c, *args)
             return
         except (WorkspaceError, sqlite3.OperationalError) as exc:  # rolled back whole
@@ -458,3 +462,22 @@ class BatchWriter:
             self._thread.join()
             self._closed = True
         self.flush()
+
+
+def _merged(
+    ops: list[tuple[Callable[..., None], tuple[Any, ...]]],
+) -> list[tuple[Callable[..., None], tuple[Any, ...]]]:
+    """``ops`` with each run of consecutive ops that share a ``batched`` function made one
+    call of it (given the ops with their arguments)."""
+    out: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+    run: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+    for i, (op, args) in enumerate(ops):
+        batched = getattr(op, "batched", None)
+        if batched is None:
+            out.append((op, args))
+            continue
+        run.append((op, args))
+        if i + 1 == len(ops) or getattr(ops[i + 1][0], "batched", None) is not batched:
+            out.append((batched, (run,)) if len(run) > 1 else (op, args))
+            run = []
+    return out

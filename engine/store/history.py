@@ -15,6 +15,7 @@ from ..status import Status
 from .artifacts import ArtifactRecord
 from .database import pid_alive, process_start_time
 from .run_records import RUN_DIED, RunRecords
+from .run_writes import update_run_op, update_steps_op
 from .stored_values import SCHEMA as STORED_VALUES_SCHEMA
 from .stored_values import decode_params, params_json
 
@@ -57,23 +58,6 @@ _TRIGGERS = (
         "DELETE FROM step_attempts WHERE run_id = OLD.id; END",
     ),
 )
-
-_STEP_FIELDS = (
-    "status",
-    "reused",
-    "reused_from",
-    "reason",
-    "attempts",
-    "started_at",
-    "finished_at",
-    "duration",
-    "error",
-    "traceback",
-    "cache_key",
-    "code_fp",
-    "inputs",
-)
-_RUN_FIELDS = ("status", "started_at", "finished_at", "error", "tags")
 
 SNAPSHOT_STEP = ""
 """The step name a run's code snapshot is recorded under in step_outputs (no step has it)."""
@@ -320,58 +304,6 @@ class History(RunRecords):
         return [(r["step"], r["name"], _record(r)) for r in rows]
 
 
-def update_run_op(c: sqlite3.Connection, run_id: str, fields: dict[str, Any]) -> None:
-    """Set run columns."""
-    bad = set(fields) - set(_RUN_FIELDS)
-    if bad:
-        raise ValueError(f"unknown run fields {sorted(bad)}")
-    sets = ", ".join(f"{k}=?" for k in fields)
-    c.execute(f"UPDATE runs SET {sets} WHERE id=?", (*fields.values(), run_id))
-
-
-def update_steps_op(
-    c: sqlite3.Connection, run_id: str, updates: Sequence[tuple[str, dict[str, Any]]]
-) -> None:
-    """Set step columns for several steps."""
-    for step, fields in updates:
-        _update_step(c, run_id, step, fields)
-
-
-def finish_step_op(
-    c: sqlite3.Connection,
-    run_id: str,
-    step: str,
-    fields: dict[str, Any],
-    outputs: Sequence[tuple[str, ArtifactRecord]] = (),
-    metrics: Sequence[tuple[str, Any, float]] = (),
-    cache_key: str | None = None,
-    metrics_from: tuple[str, str] | None = None,
-) -> None:
-    """Record a finished step with its outputs, metrics and (optionally) its cache entry.
-
-    ``metrics_from`` = (run id, step) copies that step's metrics (a reused step shows the
-    metrics of the run it reused).
-    """
-    now = time.time()
-    _update_step(c, run_id, step, fields)
-    _add_outputs(c, run_id, step, outputs)
-    seqs: dict[str, int] = {}
-    rows = []
-    for name, value, ts in metrics:
-        seqs[name] = seqs.get(name, -1) + 1
-        rows.append((run_id, step, name, seqs[name], json.dumps(value), ts))
-    if rows:  # an executemany of nothing still costs a statement
-        c.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?)", rows)
-    if metrics_from is not None:
-        c.execute(
-            "INSERT OR REPLACE INTO metrics SELECT ?, ?, name, seq, value, logged_at "
-            "FROM metrics WHERE run_id=? AND step=?",
-            (run_id, step, *metrics_from),
-        )
-    if cache_key is not None:
-        c.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?)", (cache_key, run_id, step, now))
-
-
 def add_artifacts(c: sqlite3.Connection, records: Sequence[ArtifactRecord]) -> None:
     """List stored artifacts (those listed already are left as they are)."""
     now = time.time()
@@ -390,18 +322,6 @@ def _add_outputs(
     c.executemany(
         "INSERT OR REPLACE INTO step_outputs VALUES (?,?,?,?)",
         [(run_id, step, name, a.fingerprint) for name, a in outputs],
-    )
-
-
-def _update_step(c: sqlite3.Connection, run_id: str, step: str, fields: dict[str, Any]) -> None:
-    bad = set(fields) - set(_STEP_FIELDS)
-    if bad:
-        raise ValueError(f"unknown step fields {sorted(bad)}")
-    if "inputs" in fields and not isinstance(fields["inputs"], (str, type(None))):
-        fields = {**fields, "inputs": json.dumps(fields["inputs"])}
-    sets = ", ".join(f"{k}=?" for k in fields)
-    c.execute(
-        f"UPDATE step_runs SET {sets} WHERE run_id=? AND step=?", (*fields.values(), run_id, step)
     )
 
 

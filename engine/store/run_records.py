@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 from typing import Any
 
 from ..status import Status
@@ -99,21 +98,3 @@ class RunRecords(Database):
         sql = f"SELECT {cols} FROM step_attempts WHERE run_id=?" + (" AND step=?" if step else "")
         rows = self.query(sql + " ORDER BY step, attempt", (run_id, step) if step else (run_id,))
         return [dict(r) for r in rows]
-
-
-def record_attempt_op(
-    c: sqlite3.Connection,
-    run_id: str,
-    step: str,
-    attempt: int,
-    ok: bool,
-    times: tuple[float, float],
-    error: str | None,
-    logs: str,
-    log_chars: int,
-) -> None:
-    """Record one finished attempt of a step with its (capped) output."""
-    c.execute(
-        "INSERT OR REPLACE INTO step_attempts VALUES (?,?,?,?,?,?,?,?,?)",
-        (run_id, step, attempt, int(ok), *times, error, logs, log_chars),
-    )

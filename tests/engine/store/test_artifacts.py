@@ -78,3 +78,13 @@ def test_damaged_config_and_database(tmp_path: Path) -> None:
     (tmp_path / "w2" / "headrace.db").write_bytes(b"not a database" * 100)
     with pytest.raises(WorkspaceError, match="is damaged; move it aside"):
         Workspace(tmp_path / "w2")
+
+
+def test_a_run_leases_stored_artifacts_but_not_values_kept_in_their_record(tmp_path: Path) -> None:
+    store = ArtifactStore(str(tmp_path / "a"))
+    inline = store.write(3, PARAMETER)
+    stored = store.write(pd.DataFrame({"x": [1, 2]}), TABLE)
+    assert inline.uri.startswith("inline:") and not stored.uri.startswith("inline:")
+    store.lease("r1", inline)  # no payload gc could delete: nothing to claim
+    store.lease("r1", stored)
+    assert store.leases.held({"r1"}) == {stored.fingerprint}

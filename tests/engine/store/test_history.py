@@ -12,7 +12,8 @@ import pytest
 from headrace.engine.errors import RunExistsError
 from headrace.engine.status import Status
 from headrace.engine.store.artifacts import ArtifactRecord
-from headrace.engine.store.history import History, finish_step_op, update_steps_op
+from headrace.engine.store.history import History
+from headrace.engine.store.run_writes import finish_step_op, update_steps_op
 
 
 def _run(run_id: str, pid: int | None = None) -> dict:
