@@ -74,9 +74,7 @@ class RunWrites:
         Raises:
             ValueError: a field that is not a run column.
         """
-        bad = set(fields) - RUN_FIELDS
-        if bad:
-            raise ValueError(f"unknown run fields {sorted(bad)}")
+        _check(fields, RUN_FIELDS, "run")
         self.runs.setdefault(run_id, {}).update(fields)
 
     def set_step(self, run_id: str, step: str, fields: dict[str, Any]) -> None:
@@ -85,13 +83,10 @@ class RunWrites:
         Raises:
             ValueError: a field that is not a step-run column.
         """
-        bad = set(fields) - STEP_FIELDS
-        if bad:
-            raise ValueError(f"unknown step fields {sorted(bad)}")
-        row = self.steps.setdefault((run_id, step), {})
-        row.update(fields)
         if "inputs" in fields and not isinstance(fields["inputs"], (str, type(None))):
-            row["inputs"] = json.dumps(fields["inputs"])
+            fields = {**fields, "inputs": json.dumps(fields["inputs"])}
+        _check(fields, STEP_FIELDS, "step")
+        self.steps.setdefault((run_id, step), {}).update(fields)
 
     def check_metrics(
         self, run_id: str, step: str, logs: bool, copies_from: tuple[str, str] | None
@@ -103,8 +98,8 @@ class RunWrites:
         if logs and (to in self._copied_from or to in self._copied_to):
             raise Conflict(to)  # an earlier copy must not see (or be replaced by) these rows
         if copies_from is not None:
-            if copies_from in self._copied_to or to in self._copied_from:
-                raise Conflict(to)  # a copy of a copy: one statement would read the old rows
+            if copies_from in self._copied_to or to in self._copied_from or to in self._copied_to:
+                raise Conflict(to)  # a copy of a copy, or two into one: order would matter
             self._copied_from.add(copies_from)
             self._copied_to.add(to)
 
@@ -126,7 +121,7 @@ class RunWrites:
             if table in self.rows:
                 _insert(c, f"{verb} INTO {table}", width, self.rows[table])
         if self.metric_copies:  # after the metrics: a twin of this run copies its twin's
-            for chunk in _chunks(self.metric_copies):
+            for chunk in _chunks(c, self.metric_copies, 4):
                 c.execute(
                     "INSERT OR REPLACE INTO metrics SELECT v.column1, v.column2, m.name, m.seq, "
                     f"m.value, m.logged_at FROM ({_values(4, len(chunk))}) AS v JOIN metrics AS m "
@@ -169,6 +164,32 @@ class RunWrite:
         writes.apply(c)
 
 
+_NOT_NULL = frozenset({"status", "reused"})  # columns a write may set that refuse NULL
+_BINDABLE = (str, int, float, bytes, type(None))
+
+
+def _check(fields: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+    """Refuse a write SQLite would refuse, before it is merged with others (where a later
+    write to the same column would hide it).
+
+    Raises:
+        ValueError: no fields, an unknown field, a value SQLite cannot store, or NULL in a
+            column that refuses it.
+    """
+    if not fields:
+        raise ValueError(f"a {what} write must set at least one field")
+    bad = set(fields) - allowed
+    if bad:
+        raise ValueError(f"unknown {what} fields {sorted(bad)}")
+    for k, v in fields.items():
+        if not isinstance(v, _BINDABLE):
+            raise ValueError(
+                f"{what} field {k!r} is a {type(v).__name__}, which SQLite cannot store"
+            )
+        if v is None and k in _NOT_NULL:
+            raise ValueError(f"{what} field {k!r} cannot be None")
+
+
 def _update_run(w: RunWrites, run_id: str, fields: dict[str, Any]) -> None:
     w.set_run(run_id, fields)
 
@@ -183,7 +204,7 @@ def _update_steps(
         c.executemany(sql, [(*r[2:], r[0], r[1]) for r in rows])
         return
     sets = ", ".join(f"{k}=v.column{i + 3}" for i, k in enumerate(names))
-    for chunk in _chunks(rows, len(names) + 2):
+    for chunk in _chunks(c, rows, len(names) + 2):
         c.execute(
             f"UPDATE step_runs SET {sets} FROM ({_values(len(names) + 2, len(chunk))}) AS v "
             "WHERE step_runs.run_id = v.column1 AND step_runs.step = v.column2",
@@ -192,14 +213,15 @@ def _update_steps(
 
 
 def _insert(c: sqlite3.Connection, head: str, width: int, rows: Sequence[tuple[Any, ...]]) -> None:
-    for chunk in _chunks(rows, width):
+    for chunk in _chunks(c, rows, width):
         c.execute(f"{head} {_values(width, len(chunk))}", [x for row in chunk for x in row])
 
 
-def _chunks(rows: Sequence[Any], width: int = 4) -> list[Sequence[Any]]:
-    """``rows`` in pieces small enough for one statement (SQLite allows 32,766 variables
-    since 3.32, 999 before)."""
-    limit = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+def _chunks(c: sqlite3.Connection, rows: Sequence[Any], width: int) -> list[Sequence[Any]]:
+    """``rows`` in pieces small enough for one statement (within the connection's limit on
+    variables, which a SQLite build may set as low as 999)."""
+    getlimit = getattr(c, "getlimit", None)
+    limit = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit is not None else 999
     per = max(1, min(_MAX_ROWS, limit // width))
     return [rows[i : i + per] for i in range(0, len(rows), per)]
 

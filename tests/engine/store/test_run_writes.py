@@ -175,3 +175,44 @@ def test_a_twin_copies_the_metrics_its_twin_logged_in_the_same_batch(tmp_path) -
     assert [(m["step"], m["value"]) for m in h.get_metrics("r1", "s4")] == [("s4", 3)]
     assert [m["value"] for m in h.get_metrics("r1", "s5")] == [0.5, 0.7]
     h.close()
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (
+            (finish_step_op, ("r1", "s0", {"status": None, "reason": "bad"}, [("o", _record(1))])),
+            "'status' cannot be None",
+        ),
+        ((update_steps_op, ("r1", [("s0", {"reason": {"a": 1}})])), "'reason' is a dict"),
+        ((update_steps_op, ("r1", [("s0", {})])), "at least one field"),
+        ((update_run_op, ("r1", {})), "at least one field"),
+    ],
+)
+def test_a_bad_write_fails_alone_though_a_later_write_sets_the_same_columns(
+    tmp_path, bad, error
+) -> None:
+    """Merged with a later write to the same row, the bad one must not be hidden."""
+    h = _new_history(tmp_path / "h.db")
+    writer = h.writer()
+    writer.put(bad[0], *bad[1])
+    writer.put(update_steps_op, "r1", [("s0", {"status": "Completed", "reason": "fine"})])
+    writer.put(update_run_op, "r1", {"started_at": 5.0})
+    with pytest.raises(ValueError, match=error):
+        writer.close()
+    (s0,) = [s for s in h.get_steps("r1") if s["step"] == "s0"]
+    assert (s0["status"], s0["reason"]) == ("Completed", "fine")
+    assert h.get_outputs("r1") == [] and h.get_run("r1")["started_at"] == 5.0
+    h.close()
+
+
+def test_statements_stay_within_the_connections_variable_limit(tmp_path) -> None:
+    h = _new_history(tmp_path / "h.db")
+    h._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # as some SQLite builds have
+    writer = h.writer()
+    outputs = [(f"o{i}", _record(i)) for i in range(200)]  # 1,400 artifact variables
+    writer.put(finish_step_op, "r1", "s0", {"status": "Completed"}, outputs)
+    writer.put(finish_step_op, "r1", "s1", {"status": "Completed"}, outputs)
+    writer.close()
+    assert len(h.get_outputs("r1")) == 400
+    h.close()
