@@ -51,10 +51,6 @@ _INSERTS = (
 )
 
 
-class Conflict(Exception):
-    """An op cannot join the rows collected so far (see :meth:`RunWrites.check_metrics`)."""
-
-
 @dataclass
 class RunWrites:
     """Rows collected from history ops, applied by :meth:`apply` in one go."""
@@ -88,20 +84,21 @@ class RunWrites:
         _check(fields, STEP_FIELDS, "step")
         self.steps.setdefault((run_id, step), {}).update(fields)
 
-    def check_metrics(
+    def joins_metrics(
         self, run_id: str, step: str, logs: bool, copies_from: tuple[str, str] | None
-    ) -> None:
-        """Before a step logs metrics (``logs``) or copies another step's: raise
-        :class:`Conflict` when applying it with what was collected (inserts before copies, all
-        copies at once) would not equal applying the ops in turn."""
+    ) -> bool:
+        """Whether a step that logs metrics (``logs``) or copies another step's can join what
+        was collected: False when applying them together (inserts before copies, all copies
+        at once) would not equal applying the ops in turn."""
         to = (run_id, step)
         if logs and (to in self._copied_from or to in self._copied_to):
-            raise Conflict(to)  # an earlier copy must not see (or be replaced by) these rows
+            return False  # an earlier copy must not see (or be replaced by) these rows
         if copies_from is not None:
             if copies_from in self._copied_to or to in self._copied_from or to in self._copied_to:
-                raise Conflict(to)  # a copy of a copy, or two into one: order would matter
+                return False  # a copy of a copy, or two into one: order would matter
             self._copied_from.add(copies_from)
             self._copied_to.add(to)
+        return True
 
     def insert(self, table: str, row: tuple[Any, ...]) -> None:
         """Insert a row into ``table`` (one of those in ``_INSERTS``)."""
@@ -138,11 +135,13 @@ class RunWrite:
     consecutive ones together through ``batched``.
 
     Args:
-        collect: ``collect(writes, *args)`` adds the op's rows to a :class:`RunWrites`.
+        collect: ``collect(writes, *args)`` adds the op's rows to a :class:`RunWrites`; it
+            returns False, having added nothing, when the op must be applied after the rows
+            collected so far.
         name: the op's name (in errors and profiles).
     """
 
-    collect: Callable[..., None]
+    collect: Callable[..., bool | None]
     name: str
 
     def __call__(self, c: sqlite3.Connection, *args: Any) -> None:
@@ -155,9 +154,7 @@ class RunWrite:
         """Apply ``calls`` (ops with their arguments, in order) with one set of statements."""
         writes = RunWrites()
         for op, args in calls:
-            try:
-                op.collect(writes, *args)
-            except Conflict:  # it must see what came before applied: apply that first
+            if op.collect(writes, *args) is False:  # it must see what came before applied
                 writes.apply(c)
                 writes = RunWrites()
                 op.collect(writes, *args)
@@ -246,8 +243,9 @@ def _finish_step(
     metrics: Sequence[tuple[str, Any, float]] = (),
     cache_key: str | None = None,
     metrics_from: tuple[str, str] | None = None,
-) -> None:
-    w.check_metrics(run_id, step, bool(metrics), metrics_from)  # first: it may refuse the op
+) -> bool:
+    if not w.joins_metrics(run_id, step, bool(metrics), metrics_from):
+        return False  # collected nothing: applied after what came before
     w.set_step(run_id, step, fields)
     for name, a in outputs:
         w.insert("artifacts", (a.fingerprint, a.kind, a.fmt, a.uri, a.size, a.flavor, w.now))
@@ -260,6 +258,7 @@ def _finish_step(
         w.metric_copies.append((run_id, step, *metrics_from))
     if cache_key is not None:
         w.cache.append((cache_key, run_id, step, w.now))
+    return True
 
 
 def _record_attempt(
