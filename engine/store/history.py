@@ -15,7 +15,7 @@ from ..status import Status
 from .artifacts import ArtifactRecord
 from .database import pid_alive, process_start_time
 from .run_records import RUN_DIED, RunRecords
-from .run_writes import update_run_op, update_steps_op
+from .run_writes import artifact_row, update_run_op, update_steps_op
 from .stored_values import SCHEMA as STORED_VALUES_SCHEMA
 from .stored_values import decode_params, params_json
 
@@ -309,7 +309,7 @@ def add_artifacts(c: sqlite3.Connection, records: Sequence[ArtifactRecord]) -> N
     now = time.time()
     c.executemany(
         "INSERT OR IGNORE INTO artifacts VALUES (?,?,?,?,?,?,?)",
-        [(a.fingerprint, a.kind, a.fmt, a.uri, a.size, a.flavor, now) for a in records],
+        [artifact_row(a, now) for a in records],
     )
 
 

@@ -48,6 +48,7 @@ _INSERTS = (
     ("artifacts", "INSERT OR IGNORE", 7),
     ("step_outputs", "INSERT OR REPLACE", 4),
     ("metrics", "INSERT OR REPLACE", 6),
+    ("cache", "INSERT OR REPLACE", 4),
 )
 
 
@@ -60,7 +61,6 @@ class RunWrites:
     steps: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     metric_copies: list[tuple[str, str, str, str]] = field(default_factory=list)
-    cache: list[tuple[str, str, str, float]] = field(default_factory=list)
     _copied_from: set[tuple[str, str]] = field(default_factory=set)
     _copied_to: set[tuple[str, str]] = field(default_factory=set)
 
@@ -125,8 +125,6 @@ class RunWrites:
                     "ON m.run_id = v.column3 AND m.step = v.column4",
                     [x for row in chunk for x in row],
                 )
-        if self.cache:
-            _insert(c, "INSERT OR REPLACE INTO cache", 4, self.cache)
 
 
 @dataclass(frozen=True)
@@ -159,6 +157,11 @@ class RunWrite:
                 writes = RunWrites()
                 op.collect(writes, *args)
         writes.apply(c)
+
+
+def artifact_row(a: ArtifactRecord, now: float) -> tuple[Any, ...]:
+    """The ``artifacts`` table's row for ``a``, listed at ``now``."""
+    return (a.fingerprint, a.kind, a.fmt, a.uri, a.size, a.flavor, now)
 
 
 _NOT_NULL = frozenset({"status", "reused"})  # columns a write may set that refuse NULL
@@ -217,9 +220,7 @@ def _insert(c: sqlite3.Connection, head: str, width: int, rows: Sequence[tuple[A
 def _chunks(c: sqlite3.Connection, rows: Sequence[Any], width: int) -> list[Sequence[Any]]:
     """``rows`` in pieces small enough for one statement (within the connection's limit on
     variables, which a SQLite build may set as low as 999)."""
-    getlimit = getattr(c, "getlimit", None)
-    limit = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit is not None else 999
-    per = max(1, min(_MAX_ROWS, limit // width))
+    per = max(1, min(_MAX_ROWS, c.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
     return [rows[i : i + per] for i in range(0, len(rows), per)]
 
 
@@ -248,7 +249,7 @@ def _finish_step(
         return False  # collected nothing: applied after what came before
     w.set_step(run_id, step, fields)
     for name, a in outputs:
-        w.insert("artifacts", (a.fingerprint, a.kind, a.fmt, a.uri, a.size, a.flavor, w.now))
+        w.insert("artifacts", artifact_row(a, w.now))
         w.insert("step_outputs", (run_id, step, name, a.fingerprint))
     seqs: dict[str, int] = {}
     for name, value, ts in metrics:
@@ -257,7 +258,7 @@ def _finish_step(
     if metrics_from is not None:
         w.metric_copies.append((run_id, step, *metrics_from))
     if cache_key is not None:
-        w.cache.append((cache_key, run_id, step, w.now))
+        w.insert("cache", (cache_key, run_id, step, w.now))
     return True
 
 

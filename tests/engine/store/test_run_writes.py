@@ -216,3 +216,11 @@ def test_statements_stay_within_the_connections_variable_limit(tmp_path) -> None
     writer.close()
     assert len(h.get_outputs("r1")) == 400
     h.close()
+
+
+def test_sqlite_before_update_from_gets_the_same_rows(tmp_path, monkeypatch) -> None:
+    """SQLite before 3.33 has no ``UPDATE ... FROM``: one statement per row instead."""
+    from headrace.engine.store import run_writes
+
+    monkeypatch.setattr(run_writes, "_UPDATE_FROM", False)
+    test_a_run_of_thousands_of_steps_is_split_into_statements_sqlite_accepts(tmp_path)
