@@ -5,7 +5,8 @@ routers that hand each write to the capture of the thread making it (other threa
 through unchanged), and the log record factory hands each record to the capture of the thread
 that logged it. Records are taken when they are made, after the logger's level check and
 before any handler, so ``logging.basicConfig`` and the user's handlers behave as without
-headrace, and a record a handler also writes to a routed stream is kept once.
+headrace, and a record a handler also writes to a routed stream is kept once (whatever the
+handler: logging's own, rich's, one of Prefect's, a user's ``emit`` writing to ``sys.stderr``).
 
 Each captured line is echoed to the original stream prefixed with the step name, appended to
 a live spool file when one is given (``headrace runs logs --follow`` reads it), and handed to
@@ -36,7 +37,8 @@ Sink = Callable[[str, str, int], None]
 """``sink(stream, line, level)``: stream is stdout, stderr or log; level a logging level."""
 
 _active: dict[int, AttemptLog] = {}  # thread ident → its capture
-_local = threading.local()  # .passthrough: writes of this thread are not captured now
+_local = threading.local()  # .passthrough: writes of this thread are not captured now;
+# .emitting: this thread's handlers are writing a record already captured
 _install_lock = threading.Lock()
 _LOGGING_FILE = logging.__file__
 _formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
@@ -205,7 +207,11 @@ class _Router:
 
 
 def _logged_already() -> bool:
-    """Whether this write is a logging handler writing a record already captured."""
+    """Whether this write is a logging handler writing a record already captured: one the
+    logger is handing to its handlers now, or one a handler of logging's emits later (a
+    ``MemoryHandler`` flushing to a ``StreamHandler``)."""
+    if getattr(_local, "emitting", False):
+        return True
     frame = sys._getframe(2)
     if frame.f_code.co_filename != _LOGGING_FILE:
         return False
@@ -214,6 +220,18 @@ def _logged_already() -> bool:
 
 
 _previous_factory: Callable[..., logging.LogRecord] | None = None
+_call_handlers = logging.Logger.callHandlers
+
+
+def _calling_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
+    """``Logger.callHandlers``, flagging a captured record's handling in this thread."""
+    if not getattr(record, "_headrace_kept", False) or getattr(_local, "emitting", False):
+        return _call_handlers(self, record)
+    _local.emitting = True
+    try:
+        return _call_handlers(self, record)
+    finally:
+        _local.emitting = False
 
 
 def _factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
@@ -255,6 +273,7 @@ def _install() -> tuple[Any, Any]:
             current = getattr(sys, name)
             if not isinstance(current, _Router) and current is not None:
                 setattr(sys, name, _Router(stream, current))
+        logging.Logger.callHandlers = _calling_handlers  # type: ignore[method-assign]
         factory = logging.getLogRecordFactory()
         # Wrap once; again only after a reset to the plain LogRecord. A factory set after ours
         # may chain to it: wrapping that one again would loop.

@@ -109,6 +109,34 @@ def test_a_logging_handler_writing_to_stderr_is_kept_once(ws) -> None:
     assert run.steps["chatty"].logs == _expected("A", 3)
 
 
+class _Relay(logging.Handler):
+    """A user's handler writing records to stderr its own way (not through logging's)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"relayed {self.format(record)}\n")
+
+
+def _rich_handler() -> logging.Handler:
+    from rich.logging import RichHandler
+
+    return RichHandler()  # its console writes to sys.stderr as it is when it writes
+
+
+@pytest.mark.parametrize("make_handler", [_Relay, _rich_handler], ids=["own-emit", "rich"])
+def test_any_handler_writing_a_record_to_stderr_is_kept_once(ws, make_handler) -> None:
+    """Prefect's console handler (installed on the root logger of a process that ran a flow)
+    and rich's write records through their own code: each record is still kept once."""
+    two_talkers.submit(params={"lines": 1}, workspace=ws)  # the routers are in place now
+    handler = make_handler()
+    logging.getLogger().addHandler(handler)
+    try:
+        run = two_talkers.submit(params={"lines": 3}, workspace=ws)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert run.steps["chatty"].logs == _expected("A", 3)
+    assert run.steps["chatty_2"].logs == _expected("B", 3)
+
+
 @component
 def floods(chars: int) -> int:
     for _ in range(chars // 100):
