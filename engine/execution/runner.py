@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -177,6 +178,9 @@ class Runner:
         self.outputs: dict[str, dict[str, ArtifactRecord]] = {}
         self.flights: dict[str, InFlight] = {}  # step → the attempt the runner waits for
         self.waiting: dict[Future[StepResult], InFlight] = {}  # the same, by future
+        # futures as they finish (a done callback), cheaper to wait on than wait(): a 1,000-step
+        # chain waits once per step
+        self.done: queue.SimpleQueue[Future[StepResult]] = queue.SimpleQueue()
         self.abandoned = False  # a timed-out attempt may still be running somewhere
         self.code_fps: dict[int, str] = {}
         self.marks: dict[str, dict[str, str]] = {}  # step → its path inputs' stat identities
@@ -255,8 +259,7 @@ class Runner:
                 break
             timeout = self._next_timeout() if self.timed else None
             timeout = CANCEL_POLL if timeout is None else min(timeout, CANCEL_POLL)
-            done, _ = wait(self.waiting, timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in self._finished(timeout):
                 flight = self.waiting.pop(future)
                 del self.flights[flight.step]
                 result = self._result(flight)
@@ -272,6 +275,21 @@ class Runner:
                 self._cancel(why)
                 return Status.CANCELED
         return self.state.run_status()
+
+    def _finished(self, timeout: float) -> list[Future[StepResult]]:
+        """The awaited futures that finish within ``timeout`` seconds (all that have, once one
+        has), in the order they finished; futures no longer awaited (a timed-out attempt's,
+        one discarded) are dropped."""
+        try:
+            finished = [self.done.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                finished.append(self.done.get_nowait())
+            except queue.Empty:
+                break
+        return [f for f in finished if f in self.waiting]
 
     def _cancel_request(self) -> str | None:
         """Why someone asked to cancel this run (looked up every CANCEL_POLL seconds)."""
@@ -406,6 +424,7 @@ class Runner:
         """Wait for ``flight``, launched in the state; its timeout counts from when it starts
         running (from ``flight.submitted`` on executors that cannot tell)."""
         self.flights[flight.step] = self.waiting[flight.future] = flight
+        flight.future.add_done_callback(self.done.put)
         if flight.timeout is not None and not self.reports_start:
             self.state.attempt_started(flight.step, flight.submitted)
         self._emit(flight.step, Status.RUNNING, {"attempt": flight.attempt})
