@@ -60,6 +60,8 @@ def kind_of(annotation: Any) -> ArtifactKind:
     Args:
         annotation: a resolved type annotation.
     """
+    if type(annotation) is type and annotation in _PRIMITIVES:  # no typing calls
+        return PARAMETER
     annotation = strip_annotated(annotation)
     inner = optional_inner(annotation)
     if inner is not None:
@@ -247,6 +249,8 @@ def coerce(value: Any, annotation: Any) -> Any:
     Raises:
         ValueError: the value does not fit; the message says what was expected.
     """
+    if type(annotation) is type and annotation in _PRIMITIVES:  # no typing calls
+        return _coerce_primitive(value, annotation)
     annotation = strip_annotated(annotation)
     inner = optional_inner(annotation)
     if inner is not None:
@@ -360,6 +364,8 @@ def check_output(value: Any, annotation: Any) -> Any:
     Raises:
         ValueError: the value does not fit; the message says what was expected and what came.
     """
+    if type(annotation) is type and annotation in _PRIMITIVES:  # most outputs: no typing calls
+        return _check_parameter(_python_scalar(value), annotation)
     annotation = strip_annotated(annotation)
     if _is_any(annotation) or annotation is object:
         return value

@@ -268,6 +268,14 @@ os.register_at_fork(after_in_child=_after_fork)
 def _install() -> tuple[Any, Any]:
     """Make sure stdout/stderr route and the record factory captures; returns the targets."""
     global _previous_factory
+    out, err = sys.stdout, sys.stderr
+    if (  # in place already (every attempt after the first): no lock
+        isinstance(out, _Router)
+        and isinstance(err, _Router)
+        and logging.getLogRecordFactory() is _factory
+        and logging.Logger.callHandlers is _calling_handlers
+    ):
+        return out._headrace_target, err._headrace_target
     with _install_lock:
         for name, stream in (("stdout", STDOUT), ("stderr", STDERR)):
             current = getattr(sys, name)

@@ -183,6 +183,7 @@ class Runner:
         self.done: queue.SimpleQueue[Future[StepResult]] = queue.SimpleQueue()
         self.abandoned = False  # a timed-out attempt may still be running somewhere
         self.code_fps: dict[int, str] = {}
+        self.store_spec = ws.store.spec()  # one dict for every task: workers look it up by identity
         self.marks: dict[str, dict[str, str]] = {}  # step → its path inputs' stat identities
         self.stat_cache = StatCache(ws.history.path)
         self.recorded: dict[str, Any] = {}  # tags, source, code context (see provenance.py)
@@ -399,7 +400,7 @@ class Runner:
             step,
             s.component,
             tuple(inputs),
-            self.ws.store.spec(),
+            self.store_spec,
             attempt,
             log_spool=self.attempts.spool(step, attempt),
             regenerate_outputs=self.regenerate_outputs,

@@ -25,13 +25,15 @@ if TYPE_CHECKING:
 
 _stores: dict[str, ArtifactStore] = {}
 _stores_lock = threading.Lock()
+_last: tuple[dict[str, Any], ArtifactStore] | None = None  # the last spec asked for, its store
 
 
 def _forget_stores() -> None:
     """In a forked worker: open stores afresh. The parent's store objects carry locks (the
     stat cache's) that another of its threads may have held at the fork: never reused."""
-    global _stores_lock
+    global _stores_lock, _last
     _stores.clear()
+    _last = None
     _stores_lock = threading.Lock()
 
 
@@ -40,11 +42,16 @@ os.register_at_fork(after_in_child=_forget_stores)
 
 def open_store(spec: dict[str, Any]) -> ArtifactStore:
     """The store described by ``spec``, opened once per process."""
+    global _last
+    last = _last
+    if last is not None and last[0] is spec:  # the runner's tasks share one spec
+        return last[1]
     key = repr(sorted((k, repr(v)) for k, v in spec.items()))
     with _stores_lock:
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = ArtifactStore(**spec)
+        _last = (spec, store)
         return store
 
 
@@ -66,7 +73,7 @@ def attempt(task: StepTask, sink: Sink | None = None) -> tuple[StepResult, Excep
     ctx = RunContext(
         run_id=task.run_id,
         step_name=task.step,
-        _output_parent=store.staging / "out",
+        _output_parent=store.output_parent,
         _store=store,
         regenerate_outputs=task.regenerate_outputs,
     )

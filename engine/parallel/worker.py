@@ -176,7 +176,7 @@ class Session:
         self.reader = RowReader(setup.sources) if setup.sources else None
 
     def _context(self, output_dir: str | None = None) -> RunContext:
-        parent = self.store.staging / "out"
+        parent = self.store.output_parent
         ctx = RunContext(run_id=self.setup.run_id, step_name=self.setup.step, _output_parent=parent)
         if output_dir is not None:
             ctx._output_dir = Path(output_dir)
@@ -291,7 +291,7 @@ class Session:
         return self._scratch
 
     def _out_parent(self) -> str:
-        parent = self.store.staging / "out"
+        parent = self.store.output_parent
         parent.mkdir(parents=True, exist_ok=True)
         return str(parent)
 

@@ -93,6 +93,7 @@ class ArtifactStore:
         if self.is_local:
             self.root = os.path.abspath(self.root)
         self.staging = Path(staging or os.path.join(self.root, "tmp"))
+        self.output_parent = self.staging / "out"  # where attempts' output_dir folders go
         self.stat_db = stat_db
         self._made: set[str] = set()
         self._stat_cache: StatCache | None = None
