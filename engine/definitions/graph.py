@@ -1,7 +1,13 @@
-"""Steps → ``networkx.DiGraph``: cycle checks and a deterministic topological order."""
+"""Steps → a deterministic topological order (pure Python), and the ``networkx.DiGraph`` on demand.
+
+Tracing needs only the order and the cycle check: they take one pass over the steps, so a
+10,000-step pipeline is not built into a networkx graph before it runs. The graph (for
+drawing, and for users who inspect ``pipe.graph``) is built from the steps when first asked.
+"""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -11,21 +17,54 @@ if TYPE_CHECKING:
     from .model import Step
 
 
-def build_graph(
-    name: str, steps: Sequence[Step], problems: list[str]
-) -> tuple[nx.DiGraph, list[str]]:
-    """Build the DAG of ``steps`` and a deterministic topological order.
+def topological_order(name: str, steps: Sequence[Step], problems: list[str]) -> list[str]:
+    """The step names in a topological order, creation order breaking ties.
+
+    It is the order ``networkx.lexicographical_topological_sort`` gives with the creation
+    index as key: of the steps whose upstream steps are all placed, the earliest created.
 
     Args:
         name: the pipeline name (for messages).
         steps: the traced steps in creation order.
-        problems: cycles are appended here.
-
-    Returns:
-        The graph (nodes carry ``component``; edges carry ``kind`` "data" or "order" and the
-        ``inputs`` fed) and the step names in topological order (creation order breaks ties).
+        problems: a cycle is appended here (the creation order is returned then).
     """
-    import networkx as nx  # on first trace: `import headrace.engine` stays light
+    rank = {s.name: i for i, s in enumerate(steps)}
+    waiting = [0] * len(steps)
+    down: list[list[int]] = [[] for _ in steps]
+    for i, s in enumerate(steps):
+        for u in s.upstream:
+            down[rank[u]].append(i)
+            waiting[i] += 1
+    ready = [i for i, n in enumerate(waiting) if n == 0]  # ascending: already a heap
+    order: list[str] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(steps[i].name)
+        for d in down[i]:
+            waiting[d] -= 1
+            if waiting[d] == 0:
+                heapq.heappush(ready, d)
+    if len(order) == len(steps):
+        return order
+    import networkx as nx
+
+    cycle = nx.find_cycle(build_graph(name, steps))
+    path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
+    problems.append(
+        f"pipeline {name!r} has a cycle: {path}; remove one of the .after() calls that close it"
+    )
+    return [s.name for s in steps]
+
+
+def build_graph(name: str, steps: Sequence[Step]) -> nx.DiGraph:
+    """The DAG of ``steps``: nodes carry ``component``; edges carry ``kind`` ("data" or
+    "order") and the ``inputs`` fed, as ``(output, argument)`` pairs.
+
+    Args:
+        name: the pipeline name (the graph's ``name``).
+        steps: the steps (in creation or topological order: nodes are added in that order).
+    """
+    import networkx as nx  # on first use: `import headrace.engine` stays light
 
     g = nx.DiGraph(name=name)
     for s in steps:
@@ -38,13 +77,4 @@ def build_graph(
         for a in s.after:
             if not g.has_edge(a, s.name):
                 g.add_edge(a, s.name, kind="order", inputs=())
-    rank = {s.name: i for i, s in enumerate(steps)}
-    try:
-        return g, list(nx.lexicographical_topological_sort(g, key=rank.__getitem__))
-    except nx.NetworkXUnfeasible:  # a cycle: find one to name
-        cycle = nx.find_cycle(g)
-    path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
-    problems.append(
-        f"pipeline {name!r} has a cycle: {path}; remove one of the .after() calls that close it"
-    )
-    return g, [s.name for s in steps]
+    return g

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -101,7 +102,6 @@ class PipelineDefinition:
         parameters: the PipelineParameters in signature order.
         steps: step name → :class:`Step`, in a topological order.
         outputs: pipeline output name → :class:`Binding`.
-        graph: the ``networkx.DiGraph`` of step names (edge attribute ``kind``: data or order).
     """
 
     name: str
@@ -109,7 +109,14 @@ class PipelineDefinition:
     parameters: tuple[PipelineParameter, ...]
     steps: Mapping[str, Step]
     outputs: Mapping[str, Binding]
-    graph: nx.DiGraph
+
+    @functools.cached_property
+    def graph(self) -> nx.DiGraph:
+        """The ``networkx.DiGraph`` of step names (edge attribute ``kind``: data or order;
+        ``inputs``: the ``(output, argument)`` pairs fed), built when first asked."""
+        from .graph import build_graph
+
+        return build_graph(self.name, list(self.steps.values()))
 
     def parameter(self, name: str) -> PipelineParameter | None:
         """Return the parameter called ``name``, or None."""

@@ -10,7 +10,7 @@ from ..errors import DefinitionError, did_you_mean
 from ..types import PARAMETER, PATH, PATHS, coerce, mismatch, strip_annotated, type_name
 from ._active import start_tracing, stop_tracing
 from .component import NO_DEFAULT, Component, Port
-from .graph import build_graph
+from .graph import topological_order
 from .model import (
     Binding,
     PipelineDefinition,
@@ -443,7 +443,7 @@ def build(pipe: Traceable) -> PipelineDefinition:
                 f"pipeline {pipe.name!r}: required parameter {p.name!r} is not used by any step; "
                 "pass it to a component or remove it"
             )
-    graph, order = build_graph(pipe.name, steps, builder.problems)
+    order = topological_order(pipe.name, steps, builder.problems)
     if builder.problems:
         raise DefinitionError(builder.problems, title=f"pipeline {pipe.name!r} is not valid")
     by_name = {s.name: s for s in steps}
@@ -453,7 +453,6 @@ def build(pipe: Traceable) -> PipelineDefinition:
         parameters=params,
         steps=frozen_mapping({n: by_name[n] for n in order}),
         outputs=frozen_mapping(outputs),
-        graph=graph,
     )
 
 

@@ -1,4 +1,4 @@
-"""build_graph: data and order edges, a deterministic topological order, the cycle message."""
+"""build_graph and topological_order: data and order edges, a deterministic order, the cycle message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from headrace.engine import component
-from headrace.engine.definitions.graph import build_graph
+from headrace.engine.definitions.graph import build_graph, topological_order
 from headrace.engine.definitions.model import Binding, Step
 
 
@@ -35,7 +35,8 @@ def test_edges_carry_their_kind_and_the_inputs_they_feed() -> None:
         step("data_and_after", data={"a": ("both", "output_0")}, after=["both"]),
     ]
     problems: list[str] = []
-    g, order = build_graph("p", steps, problems)
+    order = topological_order("p", steps, problems)
+    g = build_graph("p", steps)
     assert problems == [] and g.graph["name"] == "p"
     assert dict(g.nodes(data="component")) == {n: "node" for n in order}
     assert g.edges["src", "both"] == {
@@ -50,13 +51,13 @@ def test_edges_carry_their_kind_and_the_inputs_they_feed() -> None:
 
 def test_independent_steps_keep_creation_order_not_alphabetical() -> None:
     steps = [step("zeta"), step("alpha"), step("mid")]
-    assert build_graph("p", steps, [])[1] == ["zeta", "alpha", "mid"]
+    assert topological_order("p", steps, []) == ["zeta", "alpha", "mid"]
 
 
 def test_a_step_waits_for_a_later_created_step_it_runs_after() -> None:
     steps = [step("first", after=["late"]), step("other"), step("late")]
     # "other" is free from the start and created before "late": it comes first.
-    assert build_graph("p", steps, [])[1] == ["other", "late", "first"]
+    assert topological_order("p", steps, []) == ["other", "late", "first"]
 
 
 def test_ties_after_a_join_break_by_creation_order() -> None:
@@ -66,7 +67,7 @@ def test_ties_after_a_join_break_by_creation_order() -> None:
         step("a", data={"a": ("root", "output_0")}),
         step("tail"),
     ]
-    assert build_graph("p", steps, [])[1] == ["root", "b", "a", "tail"]
+    assert topological_order("p", steps, []) == ["root", "b", "a", "tail"]
 
 
 def test_a_cycle_is_reported_with_its_path_and_the_fix() -> None:
@@ -76,7 +77,7 @@ def test_a_cycle_is_reported_with_its_path_and_the_fix() -> None:
         step("report", data={"a": ("train", "output_0")}),
     ]
     problems: list[str] = []
-    _, order = build_graph("loop", steps, problems)
+    order = topological_order("loop", steps, problems)
     assert problems == [
         "pipeline 'loop' has a cycle: load -> train -> report -> load; "
         "remove one of the .after() calls that close it"
@@ -86,7 +87,7 @@ def test_a_cycle_is_reported_with_its_path_and_the_fix() -> None:
 
 def test_a_step_after_itself_is_a_cycle() -> None:
     problems: list[str] = []
-    build_graph("selfish", [step("s", after=["s"])], problems)
+    topological_order("selfish", [step("s", after=["s"])], problems)
     assert problems == [
         "pipeline 'selfish' has a cycle: s -> s; remove one of the .after() calls that close it"
     ]
@@ -141,14 +142,19 @@ def reference_order(steps: list[Step], edges: list[tuple[str, str]]) -> list[str
 def test_random_dags_order_respects_every_edge_deterministically(dag) -> None:
     steps, edges = dag
     problems: list[str] = []
-    g, order = build_graph("random", steps, problems)
+    order = topological_order("random", steps, problems)
+    g = build_graph("random", steps)
     assert problems == []
     assert sorted(order) == sorted(s.name for s in steps)
     assert set(g.edges) == set(edges)
     position = {n: i for i, n in enumerate(order)}
     assert all(position[u] < position[v] for u, v in edges)
     assert order == reference_order(steps, edges)
-    assert build_graph("random", list(steps), [])[1] == order  # same input, same order
+    assert topological_order("random", list(steps), []) == order  # same input, same order
+    import networkx as nx
+
+    rank = {s.name: i for i, s in enumerate(steps)}.__getitem__
+    assert order == list(nx.lexicographical_topological_sort(g, key=rank))  # as networkx
 
 
 @settings(max_examples=100, deadline=None)
@@ -161,7 +167,8 @@ def test_random_back_edges_are_reported_as_a_real_cycle(dag, data) -> None:
         Step(s.name, s.component, s.bindings, (*s.after, v)) if s.name == u else s for s in steps
     ]
     problems: list[str] = []
-    g, order = build_graph("random", closed, problems)
+    order = topological_order("random", closed, problems)
+    g = build_graph("random", closed)
     assert order == [s.name for s in closed]
     (problem,) = problems
     match = re.fullmatch(
