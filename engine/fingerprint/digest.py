@@ -74,9 +74,17 @@ def update_str(hasher: xxhash.xxh3_128, text: str | bytes) -> None:
         hasher: The hasher to feed.
         text: Text (UTF-8, lone surrogates kept) or bytes.
     """
+    hasher.update(str_bytes(text))
+
+
+def str_bytes(text: str | bytes) -> bytes:
+    """What :func:`update_str` feeds: the length (8 bytes, little-endian), then the bytes.
+
+    Args:
+        text: Text (UTF-8, lone surrogates kept) or bytes.
+    """
     data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
-    hasher.update(_LEN.pack(len(data)))
-    hasher.update(data)
+    return _LEN.pack(len(data)) + data
 
 
 def update_digest(hasher: xxhash.xxh3_128, digest: str) -> None:

@@ -19,6 +19,7 @@ from .digest import (
     fingerprint_value,
     hash_bytes,
     new_hasher,
+    str_bytes,
     update_digest,
     update_str,
 )
@@ -139,23 +140,25 @@ def cache_key(code_fp: str, params: Mapping[str, str], inputs: Mapping[str, str]
         ValueError: If an ingredient is not a fingerprint (e.g. None for an input that
             could not be fingerprinted: such a step cannot be reused).
     """
-    hasher = domain_hasher(KEY)
-    _update_fingerprint(hasher, "code", code_fp)
+    pieces = [_digest_bytes("code", code_fp)]  # hashed in one call: as fed piece by piece
     for section, items in (("params", params), ("inputs", inputs)):
-        update_str(hasher, f"{section}:{len(items)}")
+        pieces.append(str_bytes(f"{section}:{len(items)}"))
         for name in sorted(items):
-            update_str(hasher, name)
-            _update_fingerprint(hasher, f"{section[:-1]} {name!r}", items[name])
+            pieces.append(str_bytes(name))
+            pieces.append(_digest_bytes(f"{section[:-1]} {name!r}", items[name]))
+    hasher = domain_hasher(KEY)
+    hasher.update(b"".join(pieces))
     return hasher.hexdigest()
 
 
-def _update_fingerprint(hasher: Any, what: str, digest: Any) -> None:
+def _digest_bytes(what: str, digest: Any) -> bytes:
+    """What ``update_digest`` feeds for a fingerprint (its 16 raw bytes), checked first."""
     if not isinstance(digest, str) or len(digest) != 32:
         raise ValueError(
             f"cache_key: {what} has no fingerprint ({digest!r}); a step whose ingredients "
             "cannot be fingerprinted cannot be reused -- run it without the cache"
         )
     try:
-        update_digest(hasher, digest)
+        return bytes.fromhex(digest)
     except ValueError:
         raise ValueError(f"cache_key: {what} is not a hex fingerprint: {digest!r}") from None
