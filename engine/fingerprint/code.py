@@ -130,16 +130,30 @@ class _Walker:
         self.items[unique] = value
 
     def visit(self, obj: Any, label: str) -> None:
-        obj = inspect.unwrap(obj) if callable(obj) else obj
-        if isinstance(obj, types.MethodType):
+        wrapper = _user_wrapper(obj)
+        if wrapper is None and callable(obj):  # a library's decorator: what it wraps
+            obj = inspect.unwrap(obj)
+        if isinstance(obj, types.MethodType):  # the object it is bound to counts too
+            if not isinstance(obj.__self__, types.ModuleType):
+                self.reference(obj.__self__, f"{label}.__self__")
             obj = obj.__func__
         if isinstance(obj, functools.partial):
             self.add(f"{label}.partial", fingerprint_or_type((obj.args, obj.keywords)))
-            self.visit(obj.func, label)
+            for i, arg in enumerate((*obj.args, *obj.keywords.values())):
+                if _is_code(arg):
+                    self.reference(arg, f"{label}.partial[{i}]")
+            self.reference(obj.func, label)
             return
         if id(obj) in self.seen:
             return
         self.seen.add(id(obj))
+        if wrapper is not None:  # a user's functools.wraps wrapper: its own code, then the inner
+            local, cells, globals_ = _wrapper_local(obj), _closure(obj), obj.__globals__
+            self.add(label, local.digest)
+            self._resolve(local, label, cells, globals_)
+            self._effects(globals_)
+            self.reference(wrapper, f"{label}.__wrapped__")
+            return
         if isinstance(obj, types.FunctionType):
             local, cells, globals_ = _function_local(obj), _closure(obj), obj.__globals__
         elif isinstance(obj, type):
@@ -190,7 +204,8 @@ class _Walker:
         """Adds what the module-level name ``name`` of ``namespace`` contributes."""
         obj = namespace[name]
         module = _module_of(namespace)
-        if _is_code(obj) or isinstance(obj, types.ModuleType) or _wrapped(obj) is not None:
+        built = isinstance(obj, functools.partial) or _bound_to_instance(obj)
+        if (_is_code(obj) and not built) or isinstance(obj, types.ModuleType) or _wrapped(obj):
             self.reference(obj, name)
             return
         user = module is not None and self._is_user(module.__name__)
@@ -281,6 +296,8 @@ class _Walker:
         if isinstance(obj, types.ModuleType):
             if self._is_user(obj.__name__):  # a bare user module: its name (attrs via chains)
                 self.add(f"module:{obj.__name__.rpartition('.')[2]}", "")
+        elif isinstance(obj, functools.partial):  # partial(mul, k=2): its arguments, its func
+            self.visit(obj, label)
         elif _is_code(obj):
             owner = _owner(obj)
             if self._is_user(owner) and not isinstance(obj, types.BuiltinFunctionType):
@@ -514,6 +531,35 @@ def _wrapped(obj: Any) -> Any:
         return None
     inner = getattr(obj, "__wrapped__", None)
     return inner if callable(inner) else None
+
+
+def _user_wrapper(obj: Any) -> Any:
+    """What a wrapper function defined in user code (``functools.wraps``) wraps, else None.
+
+    Its own code counts (the decorator's body and arguments change results); a library's
+    decorator is looked through instead, to the user's function it wraps.
+    """
+    if not isinstance(obj, types.FunctionType):
+        return None
+    inner = getattr(obj, "__wrapped__", None)
+    if inner is None or not callable(inner):
+        return None
+    return inner if module_kind(obj.__globals__.get("__name__", "")) == "user" else None
+
+
+def _wrapper_local(fn: types.FunctionType) -> _Local:
+    """A wrapper's code by its bytecode (its source cannot be asked for: ``inspect`` follows
+    ``__wrapped__`` to the inner function's)."""
+    names, chains, imports = code_refs(fn.__code__)
+    free = frozenset(fn.__code__.co_freevars)  # the decorator's arguments, the inner function
+    return _Local(code_digest(fn.__code__), frozenset(names) | free, chains, imports)
+
+
+def _bound_to_instance(obj: Any) -> bool:
+    """A method bound to an instance (``Scaler(2).apply``): the instance is data."""
+    return isinstance(obj, types.MethodType) and not isinstance(
+        obj.__self__, type | types.ModuleType
+    )
 
 
 def _wraps_fn(member: Any) -> bool:

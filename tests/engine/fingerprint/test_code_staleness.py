@@ -227,3 +227,78 @@ def test_bytecode_keys_recover_imports_and_attribute_chains() -> None:
     assert {"osp", "d", "np"} <= names
     assert ("np", "linalg", "norm") in chains and ("osp", "join") in chains
     assert ("osp", "os.path", None, 0) in imports and ("d", "json", "dumps", 0) in imports
+
+
+SCALED = (
+    "import functools\n\ndef scaled(factor):\n    def deco(fn):\n        @functools.wraps(fn)\n"
+    "        def wrapper(*a, **k):\n            return fn(*a, **k) * factor\n"
+    "        return wrapper\n    return deco\n\n"
+)
+BUILT_CALLABLES = {
+    "partial keyword": (
+        "import functools\n\ndef mul(x, k):\n    return x * k\n\n"
+        "use = functools.partial(mul, k=2)\n",
+        "k=2)",
+        "k=3)",
+    ),
+    "function behind a partial": (
+        "import functools\n\ndef mul(x, k):\n    return x * k\n\n"
+        "use = functools.partial(mul, k=2)\n",
+        "x * k",
+        "x * k + 1",
+    ),
+    "function passed to a partial": (
+        "import functools\n\ndef double(x):\n    return x * 2\n\n"
+        "def apply(f, x):\n    return f(x)\n\nuse = functools.partial(apply, double)\n",
+        "x * 2",
+        "x * 3",
+    ),
+    "instance a global method is bound to": (
+        "class Scaler:\n    def __init__(self, k):\n        self.k = k\n"
+        "    def apply(self, x):\n        return x * self.k\n\nuse = Scaler(2).apply\n",
+        "Scaler(2)",
+        "Scaler(3)",
+    ),
+    "argument of a functools.wraps decorator": (
+        SCALED + "@scaled(2)\ndef use(x):\n    return x\n",
+        "scaled(2)",
+        "scaled(3)",
+    ),
+    "body of a functools.wraps decorator": (
+        SCALED + "@scaled(2)\ndef use(x):\n    return x\n",
+        "* factor",
+        "* factor + 1",
+    ),
+    "function under a functools.wraps decorator": (
+        SCALED + "@scaled(2)\ndef use(x):\n    return x\n",
+        "return x\n",
+        "return x + 1\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BUILT_CALLABLES))
+def test_callables_built_at_import_count_with_what_they_were_built_from(user_modules, case) -> None:
+    """partial(...), a method bound to an instance, a user's functools.wraps decorator: an
+    edit to what built them changes the key; the same source again does not."""
+    body, old, new = BUILT_CALLABLES[case]
+    before = code_fingerprint(user_modules("m", body + STEP).step)
+    assert code_fingerprint(user_modules("m", body + STEP).step) == before
+    edited = (body + STEP).replace(old, new, 1)
+    assert edited != body + STEP
+    assert code_fingerprint(user_modules("m", edited).step) != before
+
+
+def test_a_components_own_wraps_decorator_counts(user_modules) -> None:
+    body = (
+        "import functools\n\ndef doubled(fn):\n    @functools.wraps(fn)\n"
+        "    def wrapper(*a, **k):\n        return fn(*a, **k) * 2\n    return wrapper\n\n"
+        "@doubled\ndef step(x):\n    return x\n"
+    )
+    before = code_fingerprint(user_modules("m", body).step)
+    assert code_fingerprint(user_modules("m", body).step) == before
+    assert code_fingerprint(user_modules("m", body.replace("* 2", "* 3")).step) != before
+    assert (
+        code_fingerprint(user_modules("m", body.replace("return x\n", "return -x\n")).step)
+        != before
+    )
