@@ -112,12 +112,31 @@ def _range(term: str, index: int) -> range:
     start = _value(first, index)
     end = _value(last, index) if dash else high if slash else start
     if start > end:
-        top = 6 if index == 4 else high
-        wrap = ",".join(f"{a}-{b}" if a != b else f"{a}" for a, b in ((start, top), (low, end)))
         raise InvalidCron(
-            f"{name} range {base!r} runs backwards; cron has no wrap-around ranges, write {wrap!r}"
+            f"{name} range {base!r} runs backwards; cron has no wrap-around ranges, write "
+            f"{_unwrapped(start, end, step, index)!r}"
         )
     return range(start, end + 1, step)
+
+
+def _unwrapped(start: int, end: int, step: int, index: int) -> str:
+    """What a backwards range ``start-end/step`` would mean read as a wrap-around, in cron
+    that accepts it: two ranges, or (with a step, whose count runs on across the wrap) the
+    values themselves; day of week 7 is Sunday, 0."""
+    low, high = _BOUNDS[index]
+    top = 6 if index == 4 else high
+    if index == 4 and start == 7:
+        start = 0
+    if start <= end:
+        values = list(range(start, end + 1))
+    else:
+        values = list(range(start, top + 1)) + list(range(low, end + 1))
+    if step > 1:
+        return ",".join(str(v) for v in values[::step])
+    if start <= end:
+        return f"{start}-{end}" if start != end else f"{start}"
+    parts = ((start, top), (low, end))
+    return ",".join(f"{a}-{b}" if a != b else f"{a}" for a, b in parts)
 
 
 def _refuse_random(term: str, name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -185,13 +186,33 @@ def test_fire_times_are_the_same_on_every_call():
         ("0 0 * * 6-0", r"day-of-week range '6-0' runs backwards; .* write '6,0'\)"),
         ("0 0 * * fri-mon", r"day-of-week range 'FRI-MON' runs backwards; .* write '5-6,0-1'"),
         ("50-10 * * * *", r"minute range '50-10' runs backwards; .* write '50-59,0-10'"),
-        ("0 22-2/2 * * *", r"hour range '22-2' runs backwards; .* write '22-23,0-2'"),
+        ("0 22-2/2 * * *", r"hour range '22-2' runs backwards; .* write '22,0,2'\)"),
+        ("0 0 * * 7-1", r"day-of-week range '7-1' runs backwards; .* write '0-1'\)"),
+        ("0 0 * * 7-0", r"day-of-week range '7-0' runs backwards; .* write '0'\)"),
+        ("0 0 * * fri-mon/2", r"day-of-week range 'FRI-MON' runs backwards; .* write '5,0'\)"),
         ("0 0 1 nov-feb *", r"month range 'NOV-FEB' runs backwards; .* write '11-12,1-2'"),
     ],
 )
 def test_reversed_ranges_are_refused(expression, match):
     with pytest.raises(ScheduleError, match=match):
         Cron(expression)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["0 0 * * 7-1", "0 0 * * 7-0", "5-1/2 * * * *", "0 0 * * FRI-MON/2", "* * 5-1 * *"],
+)
+def test_the_rewrite_a_reversed_range_error_suggests_is_valid(expression):
+    """The suggestion is accepted as it is and keeps the step (every other value, on across
+    the wrap)."""
+    with pytest.raises(ScheduleError) as caught:
+        Cron(expression)
+    hint = re.search(r"write '([^']*)'", str(caught.value))[1]
+    fields = expression.split()
+    at = next(i for i, f in enumerate(fields) if "-" in f)
+    Cron(" ".join([*fields[:at], hint, *fields[at + 1 :]]))
+    if "/2" in expression:
+        assert "-" not in hint and len(hint.split(",")) > 1
 
 
 @pytest.mark.parametrize("expression", ["0 0 12 * * *", "0 */5 * * * *", "* * * * * 15"])
