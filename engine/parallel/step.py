@@ -9,7 +9,7 @@ again for every run.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,6 +17,7 @@ from ..definitions._active import current_builder
 from ..definitions.component import Component, Port
 from ..definitions.tracing import OutputRef, ParamRef, StepHandle
 from ..errors import DefinitionError
+from ..fingerprint.digest import fingerprint_value
 from ..types import kind_of
 from .config import KNOB_NAMES, OUTPUT_ACTIONS, Knobs, ParallelSpec, knob_problems
 from .entry import entry_fingerprint, resolve_entry
@@ -44,9 +45,15 @@ class ParallelComponent(Component):
 
     @property  # type: ignore[override]
     def version(self) -> str:
-        """The entry's fingerprint (a file entry is read again when it changed)."""
+        """The entry's fingerprint (a file entry is read again when it changed) and the
+        settings given to ``parallel_run(...)`` that change the step's result: arguments,
+        environment variables, output action and every knob but ``max_concurrency``."""
         spec: ParallelSpec = self.fn.spec  # type: ignore[attr-defined]
-        return f"parallel-run:{self.__dict__.get('_base_version')}:{entry_fingerprint(spec.entry)}"
+        settings = {f.name: getattr(spec.knobs, f.name) for f in fields(spec.knobs)}
+        settings.pop("max_concurrency")  # how many workers: the same results
+        setup = fingerprint_value((settings, spec.output_action, spec.arguments, spec.env))
+        base = self.__dict__.get("_base_version")
+        return f"parallel-run:{base}:{entry_fingerprint(spec.entry)}:{setup}"
 
     @version.setter
     def version(self, value: str | None) -> None:

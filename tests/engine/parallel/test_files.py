@@ -4,6 +4,7 @@ with arguments, summary_only, and the CSV copy of the results."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -109,6 +110,47 @@ def test_unported_azure_script_reads_arguments_and_environment(
     csv = pd.read_csv(run.outputs["csv"].path)
     assert csv.columns.tolist() == ["file", "scaled", "label", "env"]
     assert csv["file"].tolist() == ["a.txt", "b.txt"]
+
+
+def _azure_variant(**changes: object) -> Any:
+    settings: dict[str, Any] = {
+        "arguments": ["--scale", "2.5", "--label", "argv"],
+        "environment_variables": {"SCORE_ENV": "from-env"},
+        "glob": "*.txt",
+        "max_concurrency": 1,
+    }
+    step = parallel_run(entry=ENTRIES / "azure_args.py", name="azure", **{**settings, **changes})
+
+    @pipeline(name="azure-variant")
+    def variant(folder: Path):
+        return {"results": step(data=folder).outputs.results}
+
+    return variant
+
+
+def test_what_parallel_run_was_defined_with_is_in_the_steps_key(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """arguments=, environment_variables= and glob= change results: a run with other ones
+    scores again (the same data); the same definition again is reused."""
+    write_files(tmp_path / "in", ["a.txt", "b.txt", "skip.md"])
+    params = {"folder": str(tmp_path / "in")}
+
+    def submit(**changes: object):
+        return _azure_variant(**changes).submit(params=params, workspace=ws).raise_for_status()
+
+    first = submit()
+    assert submit().steps["azure"].reused
+    scaled = submit(arguments=["--scale", "3", "--label", "argv"])
+    assert not scaled.steps["azure"].reused
+    assert scaled.outputs["results"].load()["scaled"].tolist() == [7 * 3.0, 7 * 3.0]
+    env = submit(environment_variables={"SCORE_ENV": "other"}).outputs["results"].load()
+    assert set(env["env"]) == {"other"}
+    every = submit(glob="*").outputs["results"].load()
+    assert every["file"].tolist() == ["a.txt", "b.txt", "skip.md"]
+    assert first.outputs["results"].load()["file"].tolist() == ["a.txt", "b.txt"]
+    scale = submit(max_concurrency=2)  # how many workers: the same results, reused
+    assert scale.steps["azure"].reused
 
 
 summary = parallel_run(
