@@ -190,7 +190,7 @@ class Session:
         try:
             batch, keys = self._materialize(task)
             if not key:
-                key = table_batch_key(self.setup.context, fingerprint_table(batch.table))
+                key = table_batch_key(self.setup.context, fingerprint_table(_rows(batch.table)))
             if not self.setup.regenerate and self.ledger.has(key):
                 if task.locator:
                     self.ledger.remember(task.locator, key)
@@ -385,3 +385,26 @@ if __name__ == "__main__":  # run as the module itself, so pickled classes come 
     from headrace.engine.parallel.worker import main as _main
 
     _main(int(sys.argv[1]))
+
+
+def _rows(table: Any) -> Any:
+    """The mini-batch's rows as their key sees them: without the range index pandas noted
+    in the file's schema (its stop grows when rows are appended to the file, and the
+    mini-batch gets its own index anyway), so the same rows have the same key."""
+    meta = table.schema.metadata or {}
+    raw = meta.get(b"pandas")
+    if raw is None:
+        return table
+    import json
+
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        return table
+    index = info.get("index_columns")
+    if not isinstance(index, list):
+        return table
+    info["index_columns"] = [
+        c for c in index if not (isinstance(c, dict) and c.get("kind") == "range")
+    ]
+    return table.replace_schema_metadata({**meta, b"pandas": json.dumps(info).encode()})

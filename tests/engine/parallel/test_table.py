@@ -125,6 +125,27 @@ def test_parquet_folder_rows_in_order_and_appended_rows_score_only_the_tail(
     assert run.steps["double"].metrics["mini_batches_reused"] == 3
 
 
+def test_rows_appended_to_the_same_parquet_file_score_only_the_tail(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """pandas writes the file's range index (its stop) into the Parquet schema: rewriting
+    the file with rows appended must not give the unchanged rows new keys."""
+    counter, path = tmp_path / "counter", tmp_path / "t.parquet"
+    table = _table(700)
+    table.iloc[:600].to_parquet(path)
+    params = {"table": str(path), "counter": str(counter), "batch_size": 300}
+    double_parquet.submit(params=params, workspace=ws).raise_for_status()
+    assert len(_calls(counter)) == 2
+    for p in counter.glob("*"):
+        p.unlink()
+    table.to_parquet(path)  # the same 600 rows, then 100 more, in one file
+    run = double_parquet.submit(params=params, workspace=ws).raise_for_status()
+    assert _calls(counter) == ["600-100"]
+    out = run.outputs["results"].load()
+    assert out["row"].tolist() == list(range(700))
+    assert out["double"].tolist() == (table["a"] * 2).tolist()
+
+
 def test_csv_file_rows(ws: Workspace, tmp_path: Path) -> None:
     table = _table(230)
     table.to_csv(tmp_path / "t.csv", index=False)
