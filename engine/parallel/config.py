@@ -74,6 +74,11 @@ def parse_size(text: str) -> int | None:
     return int(float(found.group(1)) * _UNITS[found.group(2).upper()])
 
 
+def _zero(size: str) -> bool:
+    """A row count of zero given as text ("0", " 00 ")."""
+    return size.strip().isdigit() and int(size) < 1
+
+
 def knob_problems(where: str, knobs: Knobs, fixed: frozenset[str] = frozenset()) -> list[str]:
     """Every knob value that cannot work, each naming the argument and the fix.
 
@@ -91,11 +96,18 @@ def knob_problems(where: str, knobs: Knobs, fixed: frozenset[str] = frozenset())
     size = knobs.mini_batch_size
     if isinstance(size, bool) or not isinstance(size, (int, str)):
         bad("mini_batch_size", "give a whole number of items (10) or a size such as '1MB'")
-    elif isinstance(size, int) and size < 1:
+    elif isinstance(size, int) and size < 1 or isinstance(size, str) and _zero(size):
         bad("mini_batch_size", "a mini-batch needs at least one item; give a number >= 1")
     elif isinstance(size, str) and not size.strip().isdigit():
         parsed = parse_size(size)
-        if parsed is None:
+        found = _SIZE.match(size)
+        if found is not None and not found.group(2):  # "1.5": rows are whole, bytes need a unit
+            bad(
+                "mini_batch_size",
+                f"{size!r} has no unit; give rows as a whole number (10) or a size with a "
+                "unit such as '1MB'",
+            )
+        elif parsed is None:
             bad(
                 "mini_batch_size",
                 "is not a size; give rows as a whole number (10) or a size with a unit "

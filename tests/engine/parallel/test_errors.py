@@ -47,6 +47,14 @@ def test_class_entry_without_call() -> None:
             r"argument mini_batch_size=0: a mini-batch needs at least one item; give a number >= 1",
         ),
         (
+            "0",
+            r"argument mini_batch_size='0': a mini-batch needs at least one item; give a number >= 1",
+        ),
+        (
+            "1.5",
+            r"argument mini_batch_size='1.5': '1.5' has no unit; give rows as a whole number",
+        ),
+        (
             "1XB",
             r"argument mini_batch_size='1XB': is not a size; give rows as a whole number \(10\) or a size with a unit",
         ),
