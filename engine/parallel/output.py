@@ -85,6 +85,8 @@ def normalize(
                 f"items; return at most one per item (or a {key_column!r} column naming each)"
             )
         positions = np.arange(len(frame), dtype="int64")
+    if named and len(positions) > 1:
+        _refuse_repeats(positions, keys, key_column, label)
     missing = np.ones(n, dtype=bool)
     missing[positions] = False
     failed = tuple(np.flatnonzero(missing).tolist())
@@ -114,6 +116,20 @@ def _row_positions(column: Any, keys: Sequence[Any], label: str) -> Any:
     return positions
 
 
+def _refuse_repeats(positions: Any, keys: Sequence[Any], key_column: str, label: str) -> None:
+    """Two returned rows keyed to one item: which one holds its result cannot be told."""
+    import numpy as np
+
+    counts = np.bincount(positions, minlength=len(keys))
+    twice = np.flatnonzero(counts > 1)
+    if len(twice):
+        item = keys[int(twice[0])]
+        raise ValueError(
+            f"run() of {label} returned {int(counts[twice[0]])} rows for {key_column}="
+            f"{item!r}; return at most one row per item of the mini-batch"
+        )
+
+
 def _frame_of(values: list[Any]) -> Any:
     import pandas as pd
 
@@ -139,6 +155,14 @@ def _positions(column: Any, keys: Sequence[Any], label: str, paths: Sequence[str
         if pos is None:
             pos = lookup.get(key.rsplit("/", 1)[-1])
         if pos is None:
+            base = key.rsplit("/", 1)[-1]
+            if len(names.get(base, ())) > 1:
+                same = ", ".join(repr(str(keys[i])) for i in names[base])
+                raise ValueError(
+                    f"run() of {label} returned file={value!r}, which could be any of {same} "
+                    "in its mini-batch (they share the base name); return each item's name "
+                    "as given (str(path) of the mini-batch's paths), not its base name"
+                )
             raise ValueError(
                 f"run() of {label} returned file={value!r}, which is not an item of its "
                 "mini-batch; return the file values of the mini-batch it was given"

@@ -1,0 +1,38 @@
+"""normalize(): what run() returned, keyed to the mini-batch's items (no workers involved)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from headrace.engine.parallel.output import POS, normalize
+
+
+def test_returned_rows_are_keyed_by_their_key_column_and_missing_items_fail() -> None:
+    frame = pd.DataFrame({"row": [12, 10], "y": [2, 0]})
+    scored = normalize(frame, "row", [10, 11, 12], True, "score.py")
+    assert scored.failed == (1,) and scored.named
+    assert scored.rows[POS].tolist() == [2, 0] and scored.rows["y"].tolist() == [2, 0]
+
+
+@pytest.mark.parametrize(
+    ("key_column", "keys", "returned", "item"),
+    [
+        ("row", [10, 11, 12], [10, 11, 10], "10"),
+        ("file", ["a.txt", "b.txt"], ["b.txt", "a.txt", "b.txt"], "'b.txt'"),
+    ],
+)
+def test_two_rows_for_one_item_are_refused(key_column, keys, returned, item) -> None:
+    frame = pd.DataFrame({key_column: returned, "y": range(len(returned))})
+    with pytest.raises(
+        ValueError, match=f"returned 2 rows for {key_column}={item}; return at most one"
+    ):
+        normalize(frame, key_column, keys, True, "score.py")
+
+
+def test_a_base_name_two_items_share_is_called_ambiguous_not_missing() -> None:
+    frame = pd.DataFrame({"file": ["img.txt"], "y": [1]})
+    with pytest.raises(ValueError, match=r"could be any of 'a/img.txt', 'b/img.txt'"):
+        normalize(frame, "file", ["a/img.txt", "b/img.txt", "c.txt"], True, "score.py")
+    unique = normalize(pd.DataFrame({"file": ["c.txt"]}), "file", ["a/img.txt", "c.txt"], True, "s")
+    assert unique.failed == (0,)
