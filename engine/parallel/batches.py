@@ -136,7 +136,8 @@ class Tally:
         items: items in the whole input.
         batches: mini-batches in the plan.
         items_failed: items without a result so far.
-        batches_failed: mini-batches that failed every attempt so far.
+        batches_failed: mini-batches that failed every attempt so far, or whose run()
+            returned no result for some of their items.
         errors: the first errors, as "mini-batch N (items ...): Error: message".
     """
 

@@ -113,8 +113,9 @@ class Scoring:
             failed = b.size
             self.tally.batches_failed += 1
             self._error(b, o, b.size, f"attempt {o.attempt}: {o.error}")
-        elif o.status == "partial":
+        elif o.status == "partial":  # a failed mini-batch too, whose other rows are kept
             failed = len(o.failed)
+            self.tally.batches_failed += 1
             if o.out_dir:
                 self.partial_dirs[o.batch] = o.out_dir
             how = (

@@ -73,7 +73,7 @@ def test_error_threshold_fails_with_counts_and_threshold(ws: Workspace, tmp_path
     run = _submit(ws, folder, counter, error_threshold=1)
     assert run.status == "Failed"
     error = run.steps["behave"].error
-    assert "2 of 6 items failed in 0 of 3 mini-batches; error_threshold is 1" in error
+    assert "2 of 6 items failed in 1 of 3 mini-batches; error_threshold is 1" in error
     assert "mini-batch 0 (items fail_a, fail_b): 2 of 2 items returned no result" in error
     committed = {
         b["id"]
@@ -99,6 +99,23 @@ def test_allowed_failed_count(ws: Workspace, tmp_path: Path) -> None:
     assert "4 of 4 items failed in 2 of 2 mini-batches; allowed_failed_count is 1" in error
     assert "ValueError: cannot score raise_a" in error  # the entry's traceback is included
     assert 'behave.py", line' in error
+
+
+def test_a_mini_batch_with_failed_items_is_a_failed_mini_batch(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """run() returning no result for an item fails its mini-batch for allowed_failed_count
+    (Azure's rule for fewer results than items); the other items' results are kept."""
+    folder, counter = tmp_path / "in", tmp_path / "counter"
+    write_files(folder, ["fail_a", "ok_b", "ok_c", "ok_d"])
+    run = _submit(ws, folder, counter, allowed_failed_count=0)
+    assert run.status == "Failed"
+    error = run.steps["behave"].error
+    assert "1 of 4 items failed in 1 of 2 mini-batches; allowed_failed_count is 0" in error
+    step = run.steps["behave"]
+    assert step.metrics["mini_batches_failed"] == 1 and step.metrics["items_failed"] == 1
+    tolerated = _submit(ws, folder, counter, allowed_failed_count=1).raise_for_status()
+    assert tolerated.outputs["results"].load()["file"].tolist() == ["ok_b", "ok_c", "ok_d"]
 
 
 percent = parallel_run(
