@@ -54,6 +54,14 @@ class TableInput:
         return sum(s.rows for s in self.sources)
 
 
+def _matcher(glob: str) -> Any:
+    """A match of relative file names for ``glob``; a leading ``**/`` also matches files at
+    the top (zero folders), as ``Path.glob`` does."""
+    patterns = [glob] + ([glob[3:]] if glob.startswith("**/") else [])
+    compiled = [re.compile(fnmatch.translate(p)).match for p in patterns]
+    return lambda name: next((m for m in (c(name) for c in compiled) if m), None)
+
+
 def list_files(data: Any, glob: str | None) -> list[tuple[str, str]]:
     """(name, absolute path) of every file of a file input, in input order.
 
@@ -66,7 +74,7 @@ def list_files(data: Any, glob: str | None) -> list[tuple[str, str]]:
     root = Path(data)
     if root.is_file():
         return [(root.name, str(root.resolve()))]
-    match = re.compile(fnmatch.translate(glob)).match if glob is not None else None
+    match = _matcher(glob) if glob is not None else None
     found = []
     stack = [(os.path.abspath(root), "")]
     while stack:

@@ -253,6 +253,12 @@ def parallel_run(
             f"{where}, argument output_action={output_action!r}: choose 'append_row' "
             "(one ordered table) or 'summary_only' (entries write files)"
         )
+    if output_action == "summary_only" and append_row_file_name is not None:
+        problems.append(
+            f"{where}, argument append_row_file_name={append_row_file_name!r}: summary_only "
+            "steps have no results table to write as CSV; drop it, or use "
+            "output_action='append_row'"
+        )
     if problems or ref is None:
         raise DefinitionError(problems, title=f"{where} is not valid")
     env = tuple(sorted((str(k), str(v)) for k, v in (environment_variables or {}).items()))

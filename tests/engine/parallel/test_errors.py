@@ -177,3 +177,12 @@ def test_output_action_at_the_call_is_refused(tmp_path: Path) -> None:
         DefinitionError, match="argument output_action: it decides the step's outputs"
     ):
         _ = p.definition
+
+
+def test_summary_only_with_a_csv_name_is_refused() -> None:
+    with pytest.raises(
+        DefinitionError, match=r"argument append_row_file_name='x.csv': summary_only steps have"
+    ):
+        parallel_run(
+            entry=ENTRIES / "summary.py", output_action="summary_only", append_row_file_name="x.csv"
+        )

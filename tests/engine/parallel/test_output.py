@@ -36,3 +36,15 @@ def test_a_base_name_two_items_share_is_called_ambiguous_not_missing() -> None:
         normalize(frame, "file", ["a/img.txt", "b/img.txt", "c.txt"], True, "score.py")
     unique = normalize(pd.DataFrame({"file": ["c.txt"]}), "file", ["a/img.txt", "c.txt"], True, "s")
     assert unique.failed == (0,)
+
+
+def test_a_leading_double_star_glob_also_matches_files_at_the_top(tmp_path) -> None:
+    from headrace.engine.parallel.sources import list_files
+
+    for rel in ["top.csv", "a/deep.csv", "a/b/deeper.csv", "a/skip.txt", "sub/x.csv"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    names = [n for n, _ in list_files(tmp_path, "**/*.csv")]
+    assert names == ["a/b/deeper.csv", "a/deep.csv", "sub/x.csv", "top.csv"]
+    assert [n for n, _ in list_files(tmp_path, "**/sub/*.csv")] == ["sub/x.csv"]
+    assert [n for n, _ in list_files(tmp_path, "*.txt")] == ["a/skip.txt"]
