@@ -41,16 +41,21 @@ def runs_batches(
             f"step {step!r} of run {run.id} kept no mini-batch report: it is not a "
             "parallel-run step, or it never started"
         )
-    if failed:
-        rows = [r for r in rows if r["items_failed"] or r["status"] != "Completed"]
+    if failed:  # not the ones a failing step never started
+        rows = [r for r in rows if _failed(r)]
     if as_json:
         print(dumps(rows))
         return
     out.print(_table(rows))
     total = len(run.steps[step].batches)
-    bad = sum(1 for r in run.steps[step].batches if r["status"] == "Failed")
+    bad = sum(1 for r in run.steps[step].batches if _failed(r))
     reused = sum(1 for r in run.steps[step].batches if r["reused"])
     out.print(f"{total} mini-batches, {bad} failed, {reused} reused", highlight=False)
+
+
+def _failed(row: dict) -> bool:
+    """A mini-batch that failed, or whose run() gave no result for some of its items."""
+    return bool(row["items_failed"]) or row["status"] == "Failed"
 
 
 def _table(rows: list[dict]) -> Table:

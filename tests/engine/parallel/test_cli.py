@@ -56,3 +56,15 @@ def test_runs_batches_prints_every_mini_batch(tmp_path: Path) -> None:
     assert (
         missing.exit_code == 2 and "has no step 'behav'. Did you mean 'behave'?" in missing.output
     )
+
+
+def test_failed_lists_failed_and_short_mini_batches_not_unstarted_ones() -> None:
+    from headrace.engine.cli.batches import _failed
+
+    rows = [
+        {"status": "Completed", "items_failed": 0},
+        {"status": "Completed", "items_failed": 2},  # run() gave no result for 2 items
+        {"status": "Failed", "items_failed": 5},
+        {"status": "NotStarted", "items_failed": 0},  # the step failed before it started
+    ]
+    assert [_failed(r) for r in rows] == [False, True, True, False]
