@@ -52,6 +52,9 @@ class _Local:
 
 # Per function/class object (identity, weak): the parse is the expensive part. A reloaded
 # module makes new objects, so edited code is never served from here.
+REGISTRY_MAX = 10_000
+"""Items of a module-level container scanned for functions a decorator registered."""
+
 _LOCAL: weakref.WeakKeyDictionary[Any, _Local] = weakref.WeakKeyDictionary()
 
 
@@ -205,7 +208,11 @@ class _Walker:
         obj = namespace[name]
         module = _module_of(namespace)
         built = isinstance(obj, functools.partial) or _bound_to_instance(obj)
-        if (_is_code(obj) and not built) or isinstance(obj, types.ModuleType) or _wrapped(obj):
+        if isinstance(obj, types.ModuleType):
+            self.reference(obj, name)
+            self._sets_on_module(name, namespace)
+            return
+        if (_is_code(obj) and not built) or _wrapped(obj):
             self.reference(obj, name)
             return
         user = module is not None and self._is_user(module.__name__)
@@ -222,6 +229,36 @@ class _Walker:
             return
         self.statements(f"const:{name}", src.bindings[name], namespace)
         _warn_if_import_time_value(name, src.bindings[name], module.__name__)  # type: ignore[union-attr]
+        self._code_inside(obj, name)
+
+    def _sets_on_module(self, name: str, namespace: dict[str, Any]) -> None:
+        """Statements of this module that set data on the module it imported as ``name``
+        (``cfg.LAYERS = [64, 16]`` in the pipeline file): by their source, as the imported
+        module's own source no longer tells the value."""
+        module = _module_of(namespace)
+        if module is None or not self._is_user(module.__name__):
+            return
+        src = self.source_of(module)
+        if src is None or src.drifted or name not in src.bindings:
+            return
+        key = (module.__name__, f"{name}.*")
+        if key not in self.seen_names:
+            self.seen_names.add(key)
+            self.statements(f"const:{name}.*", src.bindings[name], namespace)
+
+    def _code_inside(self, obj: Any, label: str) -> None:
+        """The functions and classes a container holds now (a registry ``REG = {}`` that a
+        decorator fills at import): by their code, as its source cannot tell them. Data
+        items are left to the source, so a memo filling at run time changes nothing."""
+        if type(obj) not in (list, tuple, dict, set, frozenset) or len(obj) > REGISTRY_MAX:
+            return  # not a registry: a large table of data is not scanned for functions
+        if not any(
+            _is_code(v) or _wrapped(v) for v in (obj.values() if type(obj) is dict else obj)
+        ):
+            return
+        for key, item in _container_items(obj) or ():
+            if _is_code(item) or _wrapped(item) is not None:
+                self.reference(item, f"{label}[{key}]")
 
     def _body_import(self, name: str, found: tuple[Any, Any, str | None]) -> None:
         """A name an import inside the body binds; data of a user module by its source."""

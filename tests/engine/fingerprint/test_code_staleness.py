@@ -302,3 +302,34 @@ def test_a_components_own_wraps_decorator_counts(user_modules) -> None:
         code_fingerprint(user_modules("m", body.replace("return x\n", "return -x\n")).step)
         != before
     )
+
+
+REGISTRY = (
+    "REG = {}\n\ndef register(fn):\n    REG[fn.__name__] = fn\n    return fn\n\n"
+    "@register\ndef double(x):\n    return x * 2\n\ndef use(x):\n    return REG['double'](x)\n"
+)
+
+
+def test_functions_a_decorator_registers_at_import_count(user_modules) -> None:
+    before = code_fingerprint(user_modules("m", REGISTRY + STEP).step)
+    assert code_fingerprint(user_modules("m", REGISTRY + STEP).step) == before
+    edited = (REGISTRY + STEP).replace("x * 2", "x * 3")
+    assert code_fingerprint(user_modules("m", edited).step) != before
+
+
+def test_a_memo_filling_with_data_at_run_time_changes_nothing(user_modules) -> None:
+    body = "MEMO = {}\n\ndef use(x):\n    MEMO[x] = MEMO.get(x, 0) + 1\n    return x\n" + STEP
+    module = user_modules("m", body)
+    before = code_fingerprint(module.step)
+    module.step(1)
+    module.MEMO["f"] = len  # even a builtin stored as a value: not user code
+    assert code_fingerprint(module.step) == before
+
+
+def test_data_the_module_sets_on_a_module_it_imported_counts(user_modules) -> None:
+    user_modules("cfg", "LAYERS = [32, 16]\n")
+    body = "import PFX_cfg as cfg\n\ncfg.LAYERS = [64, 16]\n\ndef use(x):\n    return sum(cfg.LAYERS)\n"
+    before = code_fingerprint(user_modules("m", body + STEP).step)
+    assert code_fingerprint(user_modules("m", body + STEP).step) == before
+    edited = (body + STEP).replace("[64, 16]", "[128, 16]")
+    assert code_fingerprint(user_modules("m", edited).step) != before
