@@ -79,12 +79,17 @@ def table_results(
         n = len(part)
         if columns is None:
             columns = {c: _empty(part[c], total) for c in part.columns if c != POS}
-        if set(columns) != set(part.columns) - {POS} or not _fits(columns, part):
+        if (
+            set(columns) != set(part.columns) - {POS}
+            or not _fits(columns, part)
+            or not _numpy_columns(part)
+        ):  # pandas' own dtypes (category, Int64, strings) or differing columns: pandas joins
             head = pd.DataFrame(
                 {"row": rows_at[:filled], **{c: a[:filled] for c, a in columns.items()}}
             )
             rest = [_numbered(b2, p2) for b2, p2 in [(b, part), *parts]]
-            table = pd.concat([head, *rest], ignore_index=True)  # columns differ: pandas aligns
+            joined = [head, *rest] if filled else rest  # an empty head would widen the dtypes
+            table = pd.concat(joined, ignore_index=True)  # columns differ: pandas aligns
             return table.sort_values("row", kind="stable").reset_index(drop=True)
         rows_at[filled : filled + n] = part[POS].to_numpy() + b.start
         for c, arr in columns.items():
@@ -114,6 +119,13 @@ def _parts(
             rows = ledger.read(keys[b.id])
         if rows is not None and len(rows):
             yield b, rows
+
+
+def _numpy_columns(part: Any) -> bool:
+    """Every column of ``part`` has a numpy dtype (so it can be copied into a numpy array)."""
+    import numpy as np
+
+    return all(isinstance(part[c].dtype, np.dtype) for c in part.columns if c != POS)
 
 
 def _empty(column: Any, total: int) -> Any:

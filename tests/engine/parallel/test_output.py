@@ -48,3 +48,21 @@ def test_a_leading_double_star_glob_also_matches_files_at_the_top(tmp_path) -> N
     assert names == ["a/b/deeper.csv", "a/deep.csv", "sub/x.csv", "top.csv"]
     assert [n for n, _ in list_files(tmp_path, "**/sub/*.csv")] == ["sub/x.csv"]
     assert [n for n, _ in list_files(tmp_path, "*.txt")] == ["a/skip.txt"]
+
+
+def test_table_results_keep_pandas_own_dtypes() -> None:
+    from headrace.engine.parallel.assemble import table_results
+    from headrace.engine.parallel.batches import Batch
+
+    def part(values: list) -> pd.DataFrame:
+        return pd.DataFrame({POS: range(len(values)), "n": pd.array(values, dtype="Int64")})
+
+    batches = [Batch(0, start=0, stop=2), Batch(1, start=2, stop=4)]
+    out = table_results(batches, {0: part([1, None]), 1: part([3, 4])}, {}, None)  # type: ignore[arg-type]
+    assert str(out["n"].dtype) == "Int64"
+    assert out["row"].tolist() == [0, 1, 2, 3] and out["n"].isna().tolist() == [
+        False,
+        True,
+        False,
+        False,
+    ]
