@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,12 @@ def data_problems(where: str, data: Any, knobs: Knobs, format_unknown: bool = Fa
     else:
         return []  # a table held in memory
     problems = []
+    twice = _repeated(paths) if isinstance(data, (list, tuple)) else None
+    if twice is not None:
+        problems.append(
+            f"{at}: it lists {twice!r} more than once; give each file once (each item "
+            "has one row in the results)"
+        )
     if not paths:
         what = f"no *.{fmt} files" if fmt in ("parquet", "csv") else "no files"
         glob = f" matching glob={knobs.glob!r}" if knobs.glob else ""
@@ -58,3 +65,14 @@ def data_problems(where: str, data: Any, knobs: Knobs, format_unknown: bool = Fa
             "of files; give a whole number such as 10 (sizes like '1MB' are for tables)"
         )
     return problems
+
+
+def _repeated(paths: list[str]) -> str | None:
+    """The first path a list names a second time (as the same absolute path), or None."""
+    seen: set[str] = set()
+    for path in paths:
+        absolute = os.path.abspath(path)
+        if absolute in seen:
+            return path
+        seen.add(absolute)
+    return None

@@ -186,3 +186,19 @@ def test_summary_only_with_a_csv_name_is_refused() -> None:
         parallel_run(
             entry=ENTRIES / "summary.py", output_action="summary_only", append_row_file_name="x.csv"
         )
+
+
+def test_a_file_listed_twice_is_refused(tmp_path) -> None:
+    (tmp_path / "a").write_text("x")
+    (tmp_path / "b").write_text("x")
+    step = parallel_run(entry=ENTRIES / "behave.py", name="score")
+
+    with pytest.raises(DefinitionError, match=r"argument data: it lists '[^']*/a' more than once"):
+
+        @pipeline(name="twice")
+        def twice():
+            return {
+                "r": step(data=[tmp_path / "a", tmp_path / "b", tmp_path / "a"]).outputs.results
+            }
+
+        assert twice.definition is None  # tracing checks the call (it raises first)
