@@ -50,11 +50,11 @@ class _Local:
     imports: tuple[tuple[str, str, str | None, int], ...] = ()
 
 
-# Per function/class object (identity, weak): the parse is the expensive part. A reloaded
-# module makes new objects, so edited code is never served from here.
 REGISTRY_MAX = 10_000
 """Items of a module-level container scanned for functions a decorator registered."""
 
+# Per function/class object (identity, weak): the parse is the expensive part. A reloaded
+# module makes new objects, so edited code is never served from here.
 _LOCAL: weakref.WeakKeyDictionary[Any, _Local] = weakref.WeakKeyDictionary()
 
 
