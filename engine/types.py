@@ -26,6 +26,12 @@ _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
 
+def _is_primitive(annotation: Any) -> bool:
+    """``bool``, ``int``, ``float`` or ``str`` itself, told without typing's introspection
+    (most ports are one of these: the hot path of every step)."""
+    return type(annotation) is type and annotation in _PRIMITIVES
+
+
 def strip_annotated(annotation: Any) -> Any:
     """Return the annotation without an outer ``Annotated[...]`` wrapper."""
     while get_origin(annotation) is Annotated:
@@ -60,7 +66,7 @@ def kind_of(annotation: Any) -> ArtifactKind:
     Args:
         annotation: a resolved type annotation.
     """
-    if type(annotation) is type and annotation in _PRIMITIVES:  # no typing calls
+    if _is_primitive(annotation):
         return PARAMETER
     annotation = strip_annotated(annotation)
     inner = optional_inner(annotation)
@@ -249,7 +255,7 @@ def coerce(value: Any, annotation: Any) -> Any:
     Raises:
         ValueError: the value does not fit; the message says what was expected.
     """
-    if type(annotation) is type and annotation in _PRIMITIVES:  # no typing calls
+    if _is_primitive(annotation):
         return _coerce_primitive(value, annotation)
     annotation = strip_annotated(annotation)
     inner = optional_inner(annotation)
@@ -364,7 +370,7 @@ def check_output(value: Any, annotation: Any) -> Any:
     Raises:
         ValueError: the value does not fit; the message says what was expected and what came.
     """
-    if type(annotation) is type and annotation in _PRIMITIVES:  # most outputs: no typing calls
+    if _is_primitive(annotation):
         return _check_parameter(_python_scalar(value), annotation)
     annotation = strip_annotated(annotation)
     if _is_any(annotation) or annotation is object:

@@ -151,7 +151,11 @@ class _Walker:
             return
         self.seen.add(id(obj))
         if wrapper is not None:  # a user's functools.wraps wrapper: its own code, then the inner
-            local, cells, globals_ = _wrapper_local(obj), _closure(obj), obj.__globals__
+            local, cells, globals_ = (
+                _bytecode_local(obj.__code__, obj, None),  # inspect would show the inner's source
+                _closure(obj),
+                obj.__globals__,
+            )
             self.add(label, local.digest)
             self._resolve(local, label, cells, globals_)
             self._effects(globals_)
@@ -584,14 +588,6 @@ def _user_wrapper(obj: Any) -> Any:
     return inner if module_kind(obj.__globals__.get("__name__", "")) == "user" else None
 
 
-def _wrapper_local(fn: types.FunctionType) -> _Local:
-    """A wrapper's code by its bytecode (its source cannot be asked for: ``inspect`` follows
-    ``__wrapped__`` to the inner function's)."""
-    names, chains, imports = code_refs(fn.__code__)
-    free = frozenset(fn.__code__.co_freevars)  # the decorator's arguments, the inner function
-    return _Local(code_digest(fn.__code__), frozenset(names) | free, chains, imports)
-
-
 def _bound_to_instance(obj: Any) -> bool:
     """A method bound to an instance (``Scaler(2).apply``): the instance is data."""
     return isinstance(obj, types.MethodType) and not isinstance(
@@ -720,8 +716,13 @@ _DRIFTED = (
 )
 
 
-def _bytecode_local(code: types.CodeType, fn: Any, why: str) -> _Local:
-    name = f"{fn.__module__}.{fn.__qualname__}"
-    warnings.warn(f"headrace: {why.format(name=name)}", stacklevel=4)
+def _bytecode_local(code: types.CodeType, fn: Any, why: str | None) -> _Local:
+    """A function by its loaded bytecode, with the global and free names it loads; ``why``
+    (a template naming ``{name}``) is warned, when given."""
+    if why is not None:
+        warnings.warn(
+            f"headrace: {why.format(name=f'{fn.__module__}.{fn.__qualname__}')}", stacklevel=4
+        )
     names, chains, imports = code_refs(code)
-    return _Local(code_digest(code), names, chains, imports)
+    free = frozenset(code.co_freevars)  # closure cells: a decorator's arguments, inner functions
+    return _Local(code_digest(code), frozenset(names) | free, chains, imports)
