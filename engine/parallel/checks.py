@@ -50,8 +50,8 @@ def data_problems(where: str, data: Any, knobs: Knobs, format_unknown: bool = Fa
             f"{at}={str(data)!r}: the folder has {what}{glob}, so there is nothing to score; "
             "put files in it, or pass another folder or glob"
         )
-    elif fmt is None and all(p.lower().endswith(TABLE_SUFFIXES) for p in paths):
-        kind = "parquet" if paths[0].lower().endswith(".parquet") else "csv"
+    elif fmt is None and (tables := _tables(paths)):
+        kind = "parquet" if tables[0].lower().endswith(".parquet") else "csv"
         problems.append(
             f"{at}={str(data)!r}: it holds {kind} files but input_format is not given; pass "
             f"input_format={kind!r} to split their rows into mini-batches, or "
@@ -65,6 +65,16 @@ def data_problems(where: str, data: Any, knobs: Knobs, format_unknown: bool = Fa
             "of files; give a whole number such as 10 (sizes like '1MB' are for tables)"
         )
     return problems
+
+
+def _tables(paths: list[str]) -> list[str]:
+    """The Parquet/CSV files when they are all the data files, or []: the markers and
+    checksums that Spark, Dask and Azure write beside them (``_SUCCESS``, ``.part.crc``) are
+    not data."""
+    data = [p for p in paths if not os.path.basename(p).startswith(("_", "."))]
+    data = [p for p in data if not p.lower().endswith(".crc")]
+    ok = bool(data) and all(p.lower().endswith(TABLE_SUFFIXES) for p in data)
+    return data if ok else []
 
 
 def _repeated(paths: list[str]) -> str | None:

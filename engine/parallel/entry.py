@@ -14,7 +14,9 @@ import importlib.util
 import inspect
 import os
 import sys
+import threading
 import types
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,13 +51,21 @@ class EntryRef:
         return f"{self.module}.{self.qualname}" if self.kind == CLASS else self.module
 
 
-def resolve_entry(where: str, entry: Any, base_dir: Path) -> tuple[EntryRef | None, list[str]]:
+def resolve_entry(
+    where: str,
+    entry: Any,
+    base_dir: Path,
+    arguments: tuple[str, ...] = (),
+    env: tuple[tuple[str, str], ...] = (),
+) -> tuple[EntryRef | None, list[str]]:
     """The reference for ``entry`` and the problems found with it (at pipeline build time).
 
     Args:
         where: how messages name the step.
         entry: a ``.py`` path (relative to ``base_dir``), a dotted module name, a module or a class.
         base_dir: the folder of the file that called ``parallel_run``.
+        arguments: the step's ``arguments=``, ``sys.argv[1:]`` while a dotted module is imported.
+        env: the step's ``environment_variables=``, set while it is imported.
     """
     if isinstance(entry, type):
         return _class_ref(where, entry)
@@ -65,12 +75,15 @@ def resolve_entry(where: str, entry: Any, base_dir: Path) -> tuple[EntryRef | No
         return _file_ref(where, Path(entry), base_dir)
     if isinstance(entry, str) and entry:
         try:
-            module = importlib.import_module(entry)
+            with entry_setting(entry, arguments, env), exits_explained():
+                module = importlib.import_module(entry)
         except ImportError as exc:
             return None, [
                 f"{where}, argument entry={entry!r}: the module cannot be imported ({exc}); "
                 "give a .py file, or a dotted module name that is importable here"
             ]
+        except Exception as exc:
+            return None, [f"{where}, argument entry={entry!r}: {_import_failed(exc)}"]
         return _module_ref(where, module)
     return None, [
         f"{where}, argument entry={entry!r}: give a .py file, a dotted module name, "
@@ -147,9 +160,16 @@ def _class_ref(where: str, cls: type) -> tuple[EntryRef | None, list[str]]:
         return EntryRef(CLASS, module=cls.__module__, qualname=cls.__qualname__), []
     import cloudpickle
 
-    return EntryRef(
-        CLASS, module=cls.__module__, qualname=cls.__qualname__, by_value=cloudpickle.dumps(cls)
-    ), []
+    by_value = cloudpickle.dumps(cls)
+    _LIVE[by_value] = cls
+    return EntryRef(CLASS, module=cls.__module__, qualname=cls.__qualname__, by_value=by_value), []
+
+
+_LIVE: weakref.WeakValueDictionary[bytes, type] = weakref.WeakValueDictionary()
+"""Classes pickled by value, by their pickle: in the process that defined one, loading the
+entry gives the class itself. Unpickling it there would not give a copy: cloudpickle finds
+the live class and overwrites its methods with copies whose globals are detached from the
+user's module."""
 
 
 def load_entry(ref: EntryRef) -> Any:
@@ -159,6 +179,9 @@ def load_entry(ref: EntryRef) -> Any:
     if ref.kind == MODULE:
         return importlib.import_module(ref.module)
     if ref.by_value:
+        live = _LIVE.get(ref.by_value)
+        if live is not None:
+            return live
         import pickle
 
         return pickle.loads(ref.by_value)
@@ -189,21 +212,50 @@ def _load_file(path: str) -> types.ModuleType:
     return module
 
 
-_FILE_FPS: dict[tuple[str, int, int], str] = {}
+_FILE_FPS: dict[tuple[Any, ...], str] = {}
 
 
-def entry_fingerprint(ref: EntryRef) -> str:
+def entry_fingerprint(
+    ref: EntryRef,
+    arguments: tuple[str, ...] = (),
+    env: tuple[tuple[str, str], ...] = (),
+    where: str = "parallel_run step",
+) -> str:
     """The code fingerprint of the entry (its functions or class, helpers, constants, libraries).
 
     A file entry is loaded afresh when the file changed since it was last fingerprinted here.
+    It is loaded as the workers load it, under the step's ``arguments`` and ``env``: an Azure
+    script may read ``sys.argv`` or ``os.environ`` at import.
+
+    Raises:
+        ParallelRunError: importing the entry failed (named by ``where``, how messages name
+            the step).
     """
     if ref.kind == FILE:
         st = os.stat(ref.path)
-        key = (ref.path, st.st_mtime_ns, st.st_size)
+        key = (ref.path, st.st_mtime_ns, st.st_size, arguments, env)
         if key not in _FILE_FPS:
-            _FILE_FPS[key] = _fingerprint_loaded(_load_file(ref.path))
+            try:
+                with entry_setting(ref.label, arguments, env), exits_explained():
+                    module = _load_file(ref.path)
+            except Exception as exc:
+                from ..errors import ParallelRunError
+
+                raise ParallelRunError(
+                    f"{where}, entry {ref.label}: {_import_failed(exc)}"
+                ) from exc
+            _FILE_FPS[key] = _fingerprint_loaded(module)
         return _FILE_FPS[key]
     return _fingerprint_loaded(load_entry(ref))
+
+
+def _import_failed(exc: Exception) -> str:
+    return (
+        f"importing it raised {type(exc).__name__}: {exc}. It is imported once in the "
+        "submitting process too, to fingerprint its code, with arguments= as sys.argv and "
+        "environment_variables= set, as in the workers; fix the entry, or give what it "
+        "reads at import in arguments= or environment_variables="
+    )
 
 
 def _fingerprint_loaded(entry: Any) -> str:
@@ -274,6 +326,69 @@ def _named(fn: Callable[..., Any], side: dict[str, Any], label: str) -> dict[str
             f"{', '.join(side) or 'none'}); pass it to the step, e.g. {missing[0]}=..."
         )
     return given
+
+
+class _StderrTail:
+    """``sys.stderr`` that also keeps the last characters written (what argparse said)."""
+
+    LIMIT = 2000
+
+    def __init__(self, stream: Any):
+        self.stream, self.tail = stream, ""
+
+    def write(self, text: str) -> int:
+        self.tail = (self.tail + text)[-self.LIMIT :]
+        return self.stream.write(text) if self.stream is not None else len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def exits_explained() -> Iterator[None]:
+    """While the entry is imported or its init() runs: a ``SystemExit`` (argparse refusing
+    ``arguments=``, a ``sys.exit()``) becomes a RuntimeError that says what it wrote to stderr.
+
+    Raises:
+        RuntimeError: the entry raised SystemExit.
+    """
+    saved = sys.stderr
+    tee = _StderrTail(saved)
+    sys.stderr = tee
+    try:
+        yield
+    except SystemExit as exc:
+        said = tee.tail.strip()
+        raise RuntimeError(
+            f"the entry exited (SystemExit: {exc.code})"
+            + (f"; it wrote to stderr: {said}" if said else "")
+            + ". If argparse refused arguments=, fix arguments= or the parser"
+        ) from exc
+    finally:
+        sys.stderr = saved
+
+
+_SETTING = threading.RLock()
+
+
+@contextlib.contextmanager
+def entry_setting(
+    label: str, arguments: tuple[str, ...], env: tuple[tuple[str, str], ...]
+) -> Iterator[None]:
+    """``sys.argv`` and ``os.environ`` as the workers give them to the entry, in this process
+    while the entry is imported here (to fingerprint it), then restored."""
+    with _SETTING:
+        saved = {name: os.environ.get(name) for name, _ in env}
+        os.environ.update(dict(env))
+        try:
+            with argv(Path(label).name, arguments):
+                yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 @contextlib.contextmanager

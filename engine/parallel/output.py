@@ -61,6 +61,10 @@ def normalize(
     n = len(keys)
     if isinstance(returned, pd.DataFrame):
         frame = returned.reset_index(drop=True)
+        if key_column == "row" and key_column not in frame.columns:
+            rows = _rows_of_index(returned.index, keys)
+            if rows is not None:  # a filtered or reordered mini-batch: its index names the rows
+                frame.insert(0, key_column, rows)
     elif isinstance(returned, (list, tuple)):
         frame = _frame_of(list(returned))
     elif returned is None:
@@ -94,6 +98,25 @@ def normalize(
         return Scored(None, failed, named)
     frame.insert(0, POS, positions)
     return Scored(frame, failed, named)
+
+
+def _rows_of_index(index: Any, keys: Sequence[Any]) -> Any:
+    """The row numbers an index names, when it holds only rows of the mini-batch (each once);
+    None for any other index, whose elements count by position (Azure's rule).
+
+    A table mini-batch comes with its row numbers as its index, so a result that kept the
+    index (``mb[mb.x >= 0].assign(...)``, a sort) says which rows each element is for. A
+    fresh index (``0..k-1``) is by position, and for the first mini-batch both agree.
+    """
+    import numpy as np
+
+    if not len(keys) or index.dtype.kind not in "iu" or not index.is_unique:
+        return None
+    values = index.to_numpy()
+    start = int(keys[0])
+    if len(values) and (values.min() < start or values.max() >= start + len(keys)):
+        return None
+    return values.astype(np.int64, copy=False)
 
 
 def _row_positions(column: Any, keys: Sequence[Any], label: str) -> Any:

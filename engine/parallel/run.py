@@ -122,7 +122,7 @@ def _is_table(value: Any) -> bool:
 def _context(spec: ParallelSpec, side: dict[str, Any], key_column: str) -> str:
     """The key of everything but the items that changes results: the entry's code, the side
     inputs by content, the output action, the arguments and environment, the input kind."""
-    parts = [("entry", entry_fingerprint(spec.entry))]
+    parts = [("entry", entry_fingerprint(spec.entry, spec.arguments, spec.env, spec.where))]
     annotations = dict(spec.side)
     for name in sorted(side):
         fp = fingerprint_input(side[name], annotations.get(name))

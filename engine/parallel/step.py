@@ -53,7 +53,8 @@ class ParallelComponent(Component):
         settings.pop("max_concurrency")  # how many workers: the same results
         setup = fingerprint_value((settings, spec.output_action, spec.arguments, spec.env))
         base = self.__dict__.get("_base_version")
-        return f"parallel-run:{base}:{entry_fingerprint(spec.entry)}:{setup}"
+        code = entry_fingerprint(spec.entry, spec.arguments, spec.env, spec.where)
+        return f"parallel-run:{base}:{code}:{setup}"
 
     @version.setter
     def version(self, value: str | None) -> None:
@@ -234,7 +235,8 @@ def parallel_run(
     base = Path(caller).resolve().parent if Path(caller).exists() else Path.cwd()
     label = name or _default_name(entry)
     where = f"parallel_run step {label!r}"
-    ref, problems = resolve_entry(where, entry, base)
+    env = tuple(sorted((str(k), str(v)) for k, v in (environment_variables or {}).items()))
+    ref, problems = resolve_entry(where, entry, base, tuple(map(str, arguments)), env)
     knobs = Knobs(
         mini_batch_size,
         error_threshold,
@@ -261,7 +263,6 @@ def parallel_run(
         )
     if problems or ref is None:
         raise DefinitionError(problems, title=f"{where} is not valid")
-    env = tuple(sorted((str(k), str(v)) for k, v in (environment_variables or {}).items()))
     spec = ParallelSpec(label, ref, knobs, output_action, tuple(map(str, arguments)), env)
     return ParallelRun(spec, description)
 

@@ -24,7 +24,7 @@ from ..execution.worker import open_store
 from ..fingerprint.overlay import Overlay, install
 from ..fingerprint.tables import fingerprint_table
 from .batches import table_batch_key
-from .entry import EntryRef, argv, load_entry, start_entry
+from .entry import EntryRef, argv, exits_explained, load_entry, start_entry
 from .ledger import Ledger
 from .output import ITEM, normalize
 from .sources import RowReader, TableSource
@@ -162,7 +162,7 @@ class Session:
         ctx = self._context()
         token = activate(ctx)
         try:
-            with argv(Path(label).name, setup.arguments):
+            with argv(Path(label).name, setup.arguments), exits_explained():
                 self.scorer = start_entry(load_entry(setup.entry), side, label)
         finally:
             deactivate(token)

@@ -87,9 +87,10 @@ class Fanout:
                 if entry is None:
                     continue  # abandoned
                 try:
-                    yield entry[0], future.result(), None
-                except BaseException as exc:  # the worker died (KilledWorker), or fn raised
-                    yield entry[0], None, exc
+                    done = entry[0], future.result(), None
+                except BaseException as exc:  # the worker died (KilledWorker), fn raised, canceled
+                    done = entry[0], None, exc
+                yield done  # outside the try: closing this generator is not an error of fn
 
     def running(self) -> list[tuple[Any, float]]:
         """(argument, seconds since submitted) of every call still waited for."""

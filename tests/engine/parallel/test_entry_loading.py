@@ -1,0 +1,170 @@
+"""How the entry is loaded: in the submitting process (to fingerprint it) as in the workers,
+with arguments= and environment_variables= set, its exits explained, and a class entry left
+as the user defined it; and what the results of a filtered table mini-batch are keyed to."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from headrace.engine import DefinitionError, Workspace, component, parallel_run, pipeline
+from headrace.engine.errors import ParallelRunError
+from tests.engine.parallel.pipelines import ENTRIES, write_files
+
+SETTINGS = {"arguments": ["--scale", "2"], "environment_variables": {"MODEL_DIR": "/models"}}
+
+
+def _scored(step, ws: Workspace, folder: Path) -> pd.DataFrame:
+    @pipeline(name="import-time")
+    def pipe(folder: Path):
+        return {"results": step(data=folder).outputs.results}
+
+    run = pipe.submit(params={"folder": str(folder)}, workspace=ws).raise_for_status()
+    return run.outputs["results"].load()
+
+
+def test_a_file_entry_reading_argv_and_environment_at_import(ws: Workspace, tmp_path: Path) -> None:
+    assert "MODEL_DIR" not in os.environ
+    write_files(tmp_path / "in", ["a", "b"])
+    argv = list(sys.argv)
+    step = parallel_run(entry=ENTRIES / "import_time.py", name="s", max_concurrency=1, **SETTINGS)
+    results = _scored(step, ws, tmp_path / "in")
+    assert results["scale"].tolist() == [2.0, 2.0]
+    assert set(results["model_dir"]) == {"/models"}
+    assert "MODEL_DIR" not in os.environ and sys.argv == argv  # restored in this process
+
+
+def test_a_dotted_module_entry_reading_argv_and_environment_at_import(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(ENTRIES / "import_time.py", tmp_path / "import_time_mod.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    write_files(tmp_path / "in", ["a"])
+    step = parallel_run(entry="import_time_mod", name="s", max_concurrency=1, **SETTINGS)
+    assert set(_scored(step, ws, tmp_path / "in")["model_dir"]) == {"/models"}
+    assert "MODEL_DIR" not in os.environ
+
+
+def test_an_entry_failing_at_import_is_named_with_what_it_raised(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    write_files(tmp_path / "in", ["a"])
+    step = parallel_run(entry=ENTRIES / "import_time.py", name="s", arguments=["--scale", "2"])
+    with pytest.raises(
+        ParallelRunError,
+        match=r"parallel_run step 's', entry .*import_time.py: importing it raised KeyError: "
+        r"'MODEL_DIR'.*give what it reads at import in arguments= or environment_variables=",
+    ):
+        _scored(step, ws, tmp_path / "in")
+
+
+def test_a_dotted_module_failing_at_import_is_a_definition_error(tmp_path: Path) -> None:
+    (tmp_path / "exits_at_import.py").write_text(
+        "import sys\nprint('no model here', file=sys.stderr)\nsys.exit(3)\ndef run(mb): return mb\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(
+            DefinitionError,
+            match=r"argument entry='exits_at_import': importing it raised RuntimeError: the "
+            r"entry exited \(SystemExit: 3\); it wrote to stderr: no model here",
+        ):
+            parallel_run(entry="exits_at_import")
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_argparse_refusing_arguments_says_what_argparse_said(ws: Workspace, tmp_path: Path) -> None:
+    write_files(tmp_path / "in", ["a"])
+    step = parallel_run(
+        entry=ENTRIES / "azure_args.py", name="s", arguments=["--scael", "3"], max_concurrency=1
+    )
+
+    @pipeline(name="argparse")
+    def pipe(folder: Path):
+        return {"results": step(data=folder).outputs.results}
+
+    run = pipe.submit(params={"folder": str(tmp_path / "in")}, workspace=ws)
+    assert run.status == "Failed"
+    assert re.search(
+        r"init\(\) of the entry .*azure_args.py raised RuntimeError: the entry exited "
+        r"\(SystemExit: 2\); it wrote to stderr: usage: azure_args.py.*error: the following "
+        r"arguments are required: --scale",
+        run.steps["s"].error or "",
+        re.S,
+    )
+
+
+THRESHOLD = 1
+
+
+def test_a_class_entry_pickled_by_value_is_left_as_the_user_defined_it(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    class Scorer:  # defined in a function: pickled by value for the workers
+        def __call__(self, mini_batch: list[Path]) -> list[int]:
+            return [int(len(p.name) > THRESHOLD) for p in mini_batch]
+
+    call = Scorer.__call__
+    write_files(tmp_path / "in", ["ab"])
+    step = parallel_run(entry=Scorer, name="s", max_concurrency=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _scored(step, ws, tmp_path / "in")
+    assert not [w for w in caught if "unavailable" in str(w.message)]
+    assert Scorer.__call__ is call
+    assert Scorer.__call__.__globals__ is globals()
+
+
+def test_a_parquet_folder_with_spark_markers_needs_input_format(tmp_path: Path) -> None:
+    folder = tmp_path / "table"
+    folder.mkdir()
+    for i in range(2):
+        pd.DataFrame({"x": [i]}).to_parquet(folder / f"part-{i}.parquet")
+    (folder / "_SUCCESS").write_text("")
+    (folder / ".part-0.parquet.crc").write_text("")
+    step = parallel_run(entry=ENTRIES / "short.py", name="s")
+
+    @pipeline(name="markers")
+    def pipe():
+        return {"results": step(data=folder).outputs.results}
+
+    with pytest.raises(
+        DefinitionError, match=r"it holds parquet files but input_format is not given"
+    ):
+        pipe.validate()
+
+
+@component
+def numbers(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": [-1 if i % 4 == 0 else i for i in range(n)]})
+
+
+class DropsNegative:
+    """Scores only the rows it can, returning the filtered mini-batch (its index kept)."""
+
+    def __call__(self, mini_batch: pd.DataFrame) -> pd.DataFrame:
+        ok = mini_batch[mini_batch["x"] >= 0]
+        return ok.assign(pred=ok["x"] * 10).sort_values("x", ascending=False)
+
+
+def test_a_filtered_and_sorted_table_mini_batch_is_keyed_by_its_index(ws: Workspace) -> None:
+    step = parallel_run(entry=DropsNegative, name="s", mini_batch_size=8, max_concurrency=1)
+
+    @pipeline(name="filtered")
+    def pipe(n: int = 20):
+        return {"results": step(data=numbers(n=n)).outputs.results}
+
+    run = pipe.submit(workspace=ws).raise_for_status()
+    results = run.outputs["results"].load()
+    kept = [i for i in range(20) if i % 4]
+    assert results["row"].tolist() == kept
+    assert results["pred"].tolist() == [10 * i for i in kept]
+    assert run.steps["s"].metrics["items_failed"] == 5
