@@ -384,11 +384,9 @@ def entry_setting(
             with argv(Path(label).name, arguments):
                 yield
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+            os.environ.update({k: v for k, v in saved.items() if v is not None})
+            for name in [k for k, v in saved.items() if v is None]:
+                os.environ.pop(name, None)  # the entry may have removed it
 
 
 @contextlib.contextmanager
