@@ -87,7 +87,7 @@ class Fanout:
                 if entry is None:
                     continue  # abandoned
                 try:
-                    done = entry[0], future.result(), None
+                    done: tuple[Any, Any, BaseException | None] = entry[0], future.result(), None
                 except BaseException as exc:  # the worker died (KilledWorker), fn raised, canceled
                     done = entry[0], None, exc
                 yield done  # outside the try: closing this generator is not an error of fn
