@@ -26,6 +26,8 @@ from .digest import (
     fingerprint_value,
     update_str,
 )
+from .import_time import attribute_chain as _chain
+from .import_time import warn_if_import_time_value as _warn_if_import_time_value
 from .modkind import distribution, module_kind
 from .source import function_drifted
 from .source import module_source as _module_source
@@ -633,41 +635,6 @@ def _local_imports(local: _Local, importer: str) -> dict[str, tuple[Any, Any, st
     return out
 
 
-_IMPORT_TIME = {
-    ("datetime", "now"),
-    ("datetime", "utcnow"),
-    ("datetime", "today"),
-    ("date", "today"),
-    ("time", "time"),
-    ("time", "time_ns"),
-    ("time", "monotonic"),
-    ("os", "environ"),
-    ("os", "getenv"),
-    ("uuid", "uuid1"),
-    ("uuid", "uuid4"),
-    ("socket", "gethostname"),
-    ("getpass", "getuser"),
-}
-_WARNED: set[tuple[str, str]] = set()
-
-
-def _warn_if_import_time_value(name: str, stmts: list[ast.stmt], module: str) -> None:
-    """Warn once when a constant a step uses comes from the clock or the environment."""
-    seen = {c[-2:] for st in stmts for sub in ast.walk(st) if (c := _chain(sub)) and len(c) >= 2}
-    hits = sorted(seen & _IMPORT_TIME)
-    if not hits or (module, name) in _WARNED:
-        return
-    _WARNED.add((module, name))
-    call = ".".join(hits[0])
-    warnings.warn(
-        f"headrace: {name} (module {module}) is computed at import from {call}; a cache key "
-        "covers the source that computes it, not the value it had, so a new value does not "
-        "re-run the steps that use it. Pass it as a pipeline parameter, or mark those "
-        "components deterministic=False.",
-        stacklevel=5,
-    )
-
-
 def _unseen(obj: Any, label: str) -> str:
     """A value without source to fingerprint (a REPL, a closure cell): by pickle, or warn."""
     try:
@@ -692,16 +659,6 @@ def _has_docstring(body: list[ast.stmt]) -> bool:
         and isinstance(first.value, ast.Constant)
         and isinstance(first.value.value, str)
     )
-
-
-def _chain(node: ast.AST) -> tuple[str, ...] | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not parts or not isinstance(node, ast.Name):
-        return None
-    return (node.id, *reversed(parts))
 
 
 _NO_SOURCE = (

@@ -24,7 +24,8 @@ from ..execution.worker import open_store
 from ..fingerprint.overlay import Overlay, install
 from ..fingerprint.tables import fingerprint_table
 from .batches import table_batch_key
-from .entry import EntryRef, argv, exits_explained, load_entry, start_entry
+from .entry import EntryRef, load_entry
+from .invocation import argv, exits_explained, start_entry
 from .ledger import Ledger
 from .output import ITEM, normalize
 from .sources import RowReader, TableSource

@@ -35,7 +35,10 @@ def test_a_file_entry_reading_argv_and_environment_at_import(ws: Workspace, tmp_
     write_files(tmp_path / "in", ["a", "b"])
     argv = list(sys.argv)
     step = parallel_run(entry=ENTRIES / "import_time.py", name="s", max_concurrency=1, **SETTINGS)
-    results = _scored(step, ws, tmp_path / "in")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = _scored(step, ws, tmp_path / "in")
+    assert not [w for w in caught if "computed at import" in str(w.message)]  # MODEL_DIR is keyed
     assert results["scale"].tolist() == [2.0, 2.0]
     assert set(results["model_dir"]) == {"/models"}
     assert "MODEL_DIR" not in os.environ and sys.argv == argv  # restored in this process
