@@ -22,6 +22,9 @@ class RunContext:
         run_id: the pipeline run's id ("offline" outside a run).
         step_name: the step's name ("" outside a run).
         metrics: every logged value in order, as (name, value, unix time) triples.
+        uncached: why this attempt's result, although it succeeded, must not be cached (a
+            parallel-run step with failed items: the next run scores their mini-batches
+            again); empty when it may be.
     """
 
     run_id: str = "offline"
@@ -31,6 +34,7 @@ class RunContext:
     metrics: list[tuple[str, Any, float]] = field(default_factory=list)
     _store: Any = None  # the workspace's ArtifactStore, for steps that keep their own results
     regenerate_outputs: bool = False  # the run was asked to reuse nothing
+    uncached: str = ""
 
     @property
     def output_dir(self) -> Path:

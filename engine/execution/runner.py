@@ -30,7 +30,7 @@ from .provenance import GitLookup, Provenance, keep_snapshot, provenance
 from .reuse import Decision, Ingredients, blocker, decide
 from .state import RunState
 from .step_fields import changed_while_running, finished_fields, reused_fields
-from .task import InputSpec, StepResult, StepTask
+from .task import UNCACHED, InputSpec, StepResult, StepTask
 from .twins import Twins
 
 if TYPE_CHECKING:
@@ -534,6 +534,9 @@ class Runner:
         if moved:  # the key describes content the step may not have read
             cacheable = False
             fields["reason"] = f"{d.reason}; not cached: {changed_while_running(moved)}"
+        elif cacheable and result.extra.get(UNCACHED):  # the step said so (failed items)
+            cacheable = False
+            fields["reason"] = f"{d.reason}; not cached: {result.extra[UNCACHED]}"
         self.writer.put(
             finish_step_op,
             self.run_id,

@@ -14,6 +14,9 @@ from ..definitions.component import Component
 from ..store.artifacts import ArtifactRecord
 from .capture import LOG_LIMIT
 
+UNCACHED = "uncached"
+"""The key of ``StepResult.extra`` saying why a result that succeeded is not cached."""
+
 
 @dataclass(frozen=True)
 class InputSpec:
@@ -76,7 +79,8 @@ class StepResult:
         error_type: the exception class name, when not ok.
         error: the exception message, when not ok.
         traceback: the user's traceback, when not ok.
-        extra: executor-specific notes (eager reuse, not run).
+        extra: executor-specific notes (eager reuse, not run), and ``UNCACHED``: why a
+            result that succeeded must not be cached.
         logs: what the attempt printed and logged (capped, with a note where cut).
         log_chars: characters of output seen (more than ``len(logs)`` when cut).
     """

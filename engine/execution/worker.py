@@ -18,7 +18,7 @@ from ..store.artifacts import ArtifactRecord, ArtifactStore
 from ..types import OBJECT, PARAMETER, PATH, PATHS, check_output, describe, short_repr, type_name
 from .capture import AttemptLog, Sink, start, stop
 from .context import RunContext, activate, deactivate
-from .task import InputSpec, StepResult, StepTask
+from .task import UNCACHED, InputSpec, StepResult, StepTask
 
 if TYPE_CHECKING:
     from ..definitions.component import Port
@@ -114,8 +114,18 @@ def attempt(task: StepTask, sink: Sink | None = None) -> tuple[StepResult, Excep
         )
         return failed, error
     metrics = tuple(ctx.metrics)
+    extra = {UNCACHED: ctx.uncached} if ctx.uncached else {}
     ok = StepResult(
-        task.step, task.attempt, True, started, done, outputs, metrics, logs=logs, log_chars=chars
+        task.step,
+        task.attempt,
+        True,
+        started,
+        done,
+        outputs,
+        metrics,
+        extra=extra,
+        logs=logs,
+        log_chars=chars,
     )
     return ok, None
 

@@ -190,6 +190,12 @@ def _run(
         write_report(store, ctx.run_id, ctx.step_name, report)
         if reporter is not None:
             reporter.table("mini-batches", report, f"every mini-batch of step {ctx.step_name}")
+    failed = scoring.tally.items_failed
+    if failed:  # its results stand, but the next run tries the failed mini-batches again
+        ctx.uncached = (
+            f"{failed:,} item{'s' * (failed != 1)} failed; the next run scores their "
+            "mini-batches again"
+        )
     if not table:
         results = _file_results(ledger, plan, scoring, setup.regenerate)
     if spec.output_action == "summary_only":

@@ -261,3 +261,24 @@ def test_every_started_worker_runs_shutdown_and_atexit_before_the_step_ends(
     for pid in scored:  # already there when the step returned
         assert (counter / f"shutdown-{pid}").exists()
         assert (counter / f"atexit-{pid}").exists()
+
+
+def test_a_step_that_completed_with_failed_items_tries_them_again_next_run(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """Its results are not cached as the step's: the next run with the same inputs runs the
+    step, which reuses the committed mini-batches and scores the failed one again."""
+    folder, counter = tmp_path / "in", tmp_path / "counter"
+    write_files(folder, ["ok_a", "ok_b", "fail_c", "ok_d"])
+    first = _submit(ws, folder, counter).raise_for_status()
+    assert first.steps["behave"].metrics["items_failed"] == 1
+    assert "not cached: 1 item failed" in first.steps["behave"].reason
+    before = calls(counter)
+    again = _submit(ws, folder, counter).raise_for_status()
+    step = again.steps["behave"]
+    assert not step.reused and step.metrics["mini_batches_reused"] == 1
+    assert sorted(calls(counter)) == sorted([*before, ["fail_c", "ok_a"]])
+    assert again.outputs["results"].load()["file"].tolist() == ["ok_a", "ok_b", "ok_d"]
+    (folder / "fail_c").unlink()  # no failed item left: the next run is cached whole
+    _submit(ws, folder, counter).raise_for_status()
+    assert _submit(ws, folder, counter).raise_for_status().steps["behave"].reused
