@@ -31,6 +31,12 @@ STOPPED = (
     "stopped because the scheduler daemon stopped; its firing runs again, as a new attempt, "
     "when the daemon starts"
 )
+#: The error of a run whose process got SIGTERM from anyone but the daemon (a shutdown, an
+#: admin, an OOM helper): not a user's cancel, so its firing runs again like an interrupted one.
+TERMINATED = (
+    "stopped by SIGTERM (not a user's cancel: Ctrl-C or SIGINT is); its firing runs again, as "
+    "a new attempt"
+)
 #: The error of a run a user canceled (as the engine's runner words it).
 USER_CANCEL = "canceled by the user (KeyboardInterrupt)"
 #: A Path data parameter given several files gets this folder of only them, per run.
@@ -190,11 +196,13 @@ def run_request(request: dict[str, Any]) -> int:
         executor = executor_of(ws, request["schedule"])
         tags = {"schedule": request["schedule"]}
         run = pipe.submit(values, run_id=run_id, workspace=ws, executor=executor, tags=tags)
-    except KeyboardInterrupt:
-        stopped = stop_marker(ws_root, run_id).exists()
-        _record_cancel(ws_root, run_id, STOPPED if stopped else USER_CANCEL)
-        err.print(f"run {run_id}: " + (STOPPED if stopped else "canceled; recorded as Canceled"))
-        return 130
+    except KeyboardInterrupt as exc:
+        why = STOPPED if stop_marker(ws_root, run_id).exists() else str(exc) or USER_CANCEL
+        _record_cancel(ws_root, run_id, why)
+        err.print(
+            f"run {run_id}: " + (why if why != USER_CANCEL else "canceled; recorded as Canceled")
+        )
+        return 143 if why == TERMINATED else 130  # 130: a user's cancel, to the daemon
     except HeadraceError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         return 2
@@ -248,13 +256,16 @@ def _interrupt(workspace: Path, run_id: str) -> None:
     """SIGINT and SIGTERM cancel the run once (KeyboardInterrupt; later signals are ignored).
 
     The interrupt carries the reason: ``STOPPED`` when the daemon asked (its stop marker),
-    else a user's cancel; a runner that reads ``str(exc)`` records it as the run's error.
+    ``TERMINATED`` for anyone else's SIGTERM, else (SIGINT) a user's cancel; a runner that
+    reads ``str(exc)`` records it as the run's error.
     """
 
     def handler(signum: int, frame: Any) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
-        raise KeyboardInterrupt(STOPPED if stop_marker(workspace, run_id).exists() else "")
+        if stop_marker(workspace, run_id).exists():
+            raise KeyboardInterrupt(STOPPED)
+        raise KeyboardInterrupt(TERMINATED if signum == signal.SIGTERM else "")
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)

@@ -22,7 +22,14 @@ from headrace.engine.status import Status
 from headrace.engine.store.database import pid_alive, process_start_time
 from headrace.engine.store.history import RUN_DIED
 from headrace.engine.store.workspace import Workspace
-from headrace.scheduler.launcher import STOPPED, Child, Launcher, log_dir, stop_marker
+from headrace.scheduler.launcher import (
+    STOPPED,
+    TERMINATED,
+    Child,
+    Launcher,
+    log_dir,
+    stop_marker,
+)
 from headrace.scheduler.schedule import Schedule
 from headrace.scheduler.store import (
     BACKOFF_BASE,
@@ -88,6 +95,9 @@ class Runs:
     def launch(self, schedules: Mapping[str, Schedule]) -> None:
         """Re-arm due re-fires, then start pending firings and queued ones whose turn it is.
 
+        A disabled schedule's firings wait (they run once it is enabled again); a deleted
+        schedule's are skipped.
+
         Args:
             schedules: The enabled schedules by name (others are read from the table).
         """
@@ -97,6 +107,8 @@ class Runs:
             sched = schedules.get(firing.schedule) or self._stored(firing.schedule)
             if sched is None:
                 self.store.set_state(firing.run_id, SKIPPED, time.time(), note="schedule deleted")
+                continue
+            if not sched.enabled:
                 continue
             # one run at a time unless "allow": queued fires, caught-up ones and re-fires run
             # one after another in fire-time order (the firings come oldest first)
@@ -177,8 +189,9 @@ class Runs:
         if status == Status.COMPLETED:
             return COMPLETED
         if status == Status.CANCELED:
-            by_daemon = row["error"] == STOPPED or stop_marker(self.ws.root, firing.run_id).exists()
-            return INTERRUPTED if by_daemon else CANCELED
+            error = row["error"]
+            by_daemon = error == STOPPED or stop_marker(self.ws.root, firing.run_id).exists()
+            return INTERRUPTED if by_daemon or error == TERMINATED else CANCELED
         return INTERRUPTED if row["error"] == RUN_DIED else FAILED
 
     def _settle(
@@ -235,6 +248,9 @@ class Runs:
         """
         now = time.time()
         error = f"run {firing.run_id} {what}"
+        if self._stored(firing.schedule) is None:  # deleted while it ran: given up
+            self.store.set_state(firing.run_id, DONE, now, code, f"{error}; schedule deleted")
+            return
         before = self.store.fault(firing.schedule)
         fault = self.store.record_fault(firing.schedule, RUN_FAULT, error, now, self.backoff)
         self.store.mark_refire(firing.run_id, now, fault.retry_at, error, code)

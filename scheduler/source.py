@@ -180,15 +180,32 @@ class LocalSource:
         return os.path.isdir(self.root)
 
     def list(self) -> dict[str, Stat]:
-        """Matching files: absolute path -> (size, mtime_ns)."""
+        """Matching files: absolute path -> (size, mtime_ns).
+
+        Raises:
+            HeadraceError: the folder itself, or a folder in it, is missing or cannot be read
+                (a share unmounted, a folder renamed away): its files must not be taken for
+                deleted. A sub-folder removed while it is listed is not an error.
+        """
         found: dict[str, Stat] = {}
         stack: _Stack = [(self.root, "")]
         while stack:
             folder, rel = stack.pop()
             try:
                 entries = list(os.scandir(folder))
-            except OSError:
-                continue
+            except FileNotFoundError as exc:
+                if folder == self.root:
+                    raise HeadraceError(
+                        f"the watched folder {shown(folder)} is missing; its files are not "
+                        "taken as deleted, and the trigger goes on when it is back (or delete "
+                        "the schedule)"
+                    ) from exc
+                continue  # removed while listing: its files are gone
+            except OSError as exc:
+                raise HeadraceError(
+                    f"the folder {shown(folder)} cannot be listed ({exc.strerror or exc}); "
+                    "its files are not taken as deleted; give the daemon's user access to it"
+                ) from exc
             for entry in entries:
                 try:
                     self._entry(entry, rel, stack, found)

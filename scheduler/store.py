@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -255,12 +256,31 @@ class SchedulerStore:
             )
             return cur.rowcount > 0
 
-    def delete_schedule(self, name: str) -> bool:
-        """Delete a schedule and its cursor (its firings stay as history)."""
+    def delete_schedule(self, name: str, now: float | None = None) -> bool:
+        """Delete a schedule and its cursor; its firings stay as history, given up.
+
+        Its queued and pending firings are skipped and its interrupted ones are not fired
+        again, in the same transaction. Every firing of the schedule is then filed under
+        ``NAME (deleted ...)``, so a new schedule with the same name never takes over one
+        (a run still going when the schedule is deleted included).
+        """
+        now = time.time() if now is None else now
+        gone = f"{name} (deleted {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))})"
         with self.history.transaction() as c:
             cur = c.execute("DELETE FROM schedules WHERE name=?", (name,))
             c.execute("DELETE FROM trigger_cursors WHERE schedule=?", (name,))
             c.execute("DELETE FROM schedule_faults WHERE schedule=?", (name,))
+            c.execute(
+                "UPDATE firings SET state=?, finished_at=?, note='schedule deleted' "
+                "WHERE schedule=? AND state IN (?, ?)",
+                (SKIPPED, now, name, PENDING, QUEUED),
+            )
+            c.execute(
+                "UPDATE firings SET refire=0, note='schedule deleted; not fired again' "
+                "WHERE schedule=? AND refire=1",
+                (name,),
+            )
+            c.execute("UPDATE firings SET schedule=? WHERE schedule=?", (gone, name))
             return cur.rowcount > 0
 
     # firings ----------------------------------------------------------------------------
@@ -379,9 +399,10 @@ class SchedulerStore:
         """
         rearmed = []
         with self.history.transaction() as c:
-            rows = c.execute(
+            rows = c.execute(  # a disabled schedule's wait until it is enabled again
                 "SELECT * FROM firings WHERE state=? AND refire=1 AND "
-                "(not_before IS NULL OR not_before<=?) ORDER BY fire_time, decided_at",
+                "(not_before IS NULL OR not_before<=?) AND schedule NOT IN "
+                "(SELECT name FROM schedules WHERE enabled=0) ORDER BY fire_time, decided_at",
                 (DONE, now),
             )
             cols = [d[0] for d in rows.description]

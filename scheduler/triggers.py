@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from headrace.engine.errors import HeadraceError
 from headrace.scheduler.source import Source, Stat, TriggerSpec, open_source
 
 log = logging.getLogger("headrace.scheduler")
@@ -121,6 +122,8 @@ class Watch:
         self.next_poll = now + self.spec.poll
         try:
             listing = self.source.list()
+        except HeadraceError:  # the folder is gone or unreadable: a fault the schedule shows
+            raise
         except Exception as exc:  # a flaky remote store: try again at the next poll
             log.warning(
                 "trigger %s: listing %s failed (%s); retrying", self.name, self.spec.path, exc

@@ -306,13 +306,23 @@ def _table_results(ledger: Ledger, plan: _Plan, scoring: Scoring) -> Any:
 
 
 def _file_results(ledger: Ledger, plan: _Plan, scoring: Scoring, regenerate: bool) -> Any:
-    """The table, after saving the ledger's snapshot (also when the step fails)."""
+    """The table, after saving the ledger's snapshot (also when the step fails).
+
+    A mini-batch its worker found committed (by a concurrent run, or by an earlier attempt
+    that outlived its timeout) is read back from the ledger: the snapshot read when the step
+    planned does not have it.
+    """
+    rows = dict(scoring.rows)
     committed = {b.id: b.key for b in plan.batches if scoring.status.get(b.id) == "ok"}
+    for b in plan.batches:
+        if scoring.status.get(b.id) == "reused" and not b.reused_from:
+            committed[b.id] = key = scoring.keys.get(b.id) or b.key
+            rows[b.id] = ledger.read(key)
     table, snapshot = file_results(
         plan.batches,
         plan.item_keys,
         list(plan.names),
-        scoring.rows,
+        rows,
         committed,
         plan.committed,
     )

@@ -67,3 +67,33 @@ def test_sigkill_mid_job_then_rerun_scores_only_unfinished_batches(tmp_path: Pat
     assert len(calls(counter)) == 20 - committed
     assert run.steps["slow"].metrics["mini_batches_reused"] == committed
     ws.close()
+
+
+@pytest.mark.slow
+def test_mini_batches_another_run_commits_mid_step_are_in_the_results(tmp_path: Path) -> None:
+    """Run B plans while run A is on its slow first mini-batch, so B's workers find the
+    others committed by A as B reaches them: B's table still holds every file."""
+    folder, counter, root = tmp_path / "in", tmp_path / "counter", tmp_path / "ws"
+    names = [f"f{i:02d}" for i in range(10)]
+    write_files(folder, names)
+    (folder / "f00").write_text("SLEEP4")
+    race = Path(__file__).parent / "pipeline_files" / "race_pipe.py"
+    cmd = [
+        *(sys.executable, "-m", "headrace.engine.cli", "run", str(race), "-q"),
+        *("--workspace", str(root), "--param", f"folder={folder}"),
+        *("--param", f"counter={counter}"),
+    ]
+    a = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not calls(counter) and time.monotonic() < deadline:  # A is on mini-batch 0
+        time.sleep(0.05)
+    time.sleep(0.5)
+    b = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert [a.wait(timeout=120), b.wait(timeout=120)] == [0, 0]
+    with Workspace(root) as ws:
+        runs = sorted(ws.runs(), key=lambda r: r.id)
+        assert len(runs) == 2
+        found = [r.steps["race"].metrics["mini_batches_reused"] for r in runs]
+        assert found[1] > 0  # B found some committed by A while it ran
+        for run in runs:
+            assert run.outputs["results"].load()["file"].tolist() == names
