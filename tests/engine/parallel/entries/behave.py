@@ -2,7 +2,8 @@
 
 ok_*: scored. fail_*: left out of the result (a failed item). raise_*: run() raises.
 flaky_*: run() raises on the first attempt only. exit_*: the worker process exits.
-sleep_*: run() sleeps past any timeout. Every run() call leaves a marker in ``counter``.
+sleep_*: run() sleeps past any timeout. slow_*: run() takes 4 s. Every run() call leaves a
+marker in ``counter``.
 """
 
 import os
@@ -29,6 +30,8 @@ def run(mini_batch):
         os._exit(7)
     if "sleep" in kinds:
         time.sleep(60)
+    if "slow" in kinds:
+        time.sleep(4)
     if "raise" in kinds:
         raise ValueError(f"cannot score {names[0]}")
     for p in mini_batch:

@@ -1,10 +1,10 @@
-"""A pipeline file for `headrace run`: one worker over a folder whose first file is slow."""
+"""A pipeline file for `headrace run`: one worker over a folder (a `slow_` file takes 4 s)."""
 
 from pathlib import Path
 
 from headrace.engine import parallel_run, pipeline
 
-race = parallel_run(entry="../entries/sleepy.py", name="race", mini_batch_size=2, max_concurrency=1)
+race = parallel_run(entry="../entries/behave.py", name="race", mini_batch_size=2, max_concurrency=1)
 
 
 @pipeline(name="race")
