@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParallelRunError
 from ..fingerprint.import_time import keyed_environment
+from .helpers import own_helpers
 from .invocation import entry_setting, exits_explained
 
 FILE, MODULE, CLASS = "file", "module", "class"
@@ -192,10 +194,15 @@ def load_entry(ref: EntryRef) -> Any:
 
 
 def _load_file(path: str) -> types.ModuleType:
-    """Execute an entry file as a fresh module (its folder first on sys.path, for its helpers)."""
+    """Execute an entry file as a fresh module (its folder first on sys.path, for its helpers).
+
+    Raises:
+        ParallelRunError: a helper beside it has the name of another entry folder's helper.
+    """
     folder = os.path.dirname(path)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    if folder in sys.path:  # first: a sys.path copied from the submitter may list others first
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
     name = f"headrace_entry_{Path(path).stem}_{abs(hash(path)) % 10**8}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -205,7 +212,8 @@ def _load_file(path: str) -> types.ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # fingerprints read a module's source through sys.modules
     try:
-        spec.loader.exec_module(module)
+        with own_helpers(folder, path):
+            spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)
         raise
@@ -238,9 +246,9 @@ def entry_fingerprint(
             try:
                 with entry_setting(ref.label, arguments, env), exits_explained():
                     module = _load_file(ref.path)
+            except ParallelRunError as exc:
+                raise ParallelRunError(f"{where}: {exc}") from exc
             except Exception as exc:
-                from ..errors import ParallelRunError
-
                 raise ParallelRunError(
                     f"{where}, entry {ref.label}: {_import_failed(exc)}"
                 ) from exc

@@ -9,6 +9,7 @@ import re
 import shutil
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -171,3 +172,56 @@ def test_a_filtered_and_sorted_table_mini_batch_is_keyed_by_its_index(ws: Worksp
     assert results["row"].tolist() == kept
     assert results["pred"].tolist() == [10 * i for i in kept]
     assert run.steps["s"].metrics["items_failed"] == 5
+
+
+@pytest.fixture
+def no_utils() -> Iterator[None]:
+    """No `utils` helper loaded in this process before or after (as in a fresh process)."""
+    from headrace.engine.parallel import helpers
+
+    def forget() -> None:
+        helpers._TAKEN.pop("utils", None)
+        sys.modules.pop("utils", None)
+
+    forget()
+    yield
+    forget()
+
+
+def _model_folder(root: Path, name: str) -> Path:
+    folder = root / "models" / name
+    folder.mkdir(parents=True)
+    (folder / "score.py").write_text(
+        "import utils\n\ndef run(mini_batch):\n    return [utils.tag(p.name) for p in mini_batch]\n"
+    )
+    (folder / "utils.py").write_text(f"def tag(x):\n    return {name!r} + ':' + x\n")
+    return folder
+
+
+def test_entries_beside_same_named_helpers_are_refused(
+    ws: Workspace, tmp_path: Path, no_utils: None
+) -> None:
+    """Python keeps one `utils` per process: the second entry would run the first's."""
+    write_files(tmp_path / "in", ["f"])
+    sa = parallel_run(entry=_model_folder(tmp_path, "a") / "score.py", name="sa")
+    sb = parallel_run(entry=_model_folder(tmp_path, "b") / "score.py", name="sb")
+
+    @pipeline(name="two-models")
+    def pipe(folder: Path):
+        return {"a": sa(data=folder).outputs.results, "b": sb(data=folder).outputs.results}
+
+    with pytest.raises(
+        ParallelRunError,
+        match=r"parallel_run step 's[ab]': the entry .*models/[ab]/score.py is beside a helper "
+        r"module 'utils', but the entry in .*models/[ab] already imported its own 'utils'.*"
+        r"Rename one of them",
+    ):
+        pipe.submit(params={"folder": str(tmp_path / "in")}, workspace=ws)
+
+
+def test_an_entry_beside_its_helper_scores_with_it(
+    ws: Workspace, tmp_path: Path, no_utils: None
+) -> None:
+    write_files(tmp_path / "in", ["f"])
+    step = parallel_run(entry=_model_folder(tmp_path, "c") / "score.py", name="sc")
+    assert _scored(step, ws, tmp_path / "in")["result"].tolist() == ["c:f"]
