@@ -8,7 +8,8 @@ import threading
 from collections import OrderedDict
 
 from ..fingerprint.digest import hash_bytes
-from .worker import Outcome, Session, Task, entry_traceback
+from .invocation import entry_setting
+from .worker import Outcome, Session, Setup, Task, entry_traceback
 
 KEEP = 2  # sessions kept per worker process (older ones are shut down)
 
@@ -20,7 +21,9 @@ def process_remote(setup: bytes, task: Task) -> Outcome:
     """Score ``task`` in this worker process's session for ``setup`` (started on first use).
 
     Calls are serialized per process: an entry sees one mini-batch at a time, as in the
-    local pool, whatever the worker's thread count.
+    local pool, whatever the worker's thread count. The step's ``environment_variables=``
+    and ``arguments=`` are set for each call and restored after it: the process hosts other
+    steps' sessions, and later steps of other pipelines.
     """
     key = hash_bytes(setup)
     with _lock:
@@ -36,13 +39,20 @@ def process_remote(setup: bytes, task: Task) -> Outcome:
                 error=f"{type(exc).__name__}: {exc}",
                 traceback=entry_traceback(exc),
             )
-        return session.process(task)
+        with _setting(session.setup):
+            return session.process(task)
+
+
+def _setting(setup: Setup) -> contextlib.AbstractContextManager[None]:
+    return entry_setting(setup.entry.label, setup.arguments, tuple(setup.env.items()))
 
 
 def _start(key: str, setup: bytes) -> Session | BaseException:
     started: Session | BaseException
     try:
-        started = Session(pickle.loads(setup))
+        spec = pickle.loads(setup)
+        with _setting(spec):
+            started = Session(spec, private=True)
     except Exception as exc:  # init() raised: every later call here fails fast too
         started = exc
     _sessions[key] = started

@@ -140,11 +140,16 @@ class Outcome:
 class Session:
     """A started entry: ``process`` scores mini-batches, ``close`` calls shutdown().
 
+    Args:
+        setup: the step's setup.
+        worker: how reports name this worker (host:pid by default).
+        private: a module entry gets its own copy (see ``load_entry``).
+
     Raises:
         BaseException: whatever importing the entry or its init() raised.
     """
 
-    def __init__(self, setup: Setup, worker: str = ""):
+    def __init__(self, setup: Setup, worker: str = "", private: bool = False):
         self.setup = setup
         self.worker = worker or f"{os.uname().nodename}:{os.getpid()}"
         os.environ.update(setup.env)
@@ -164,7 +169,7 @@ class Session:
         token = activate(ctx)
         try:
             with argv(Path(label).name, setup.arguments), exits_explained():
-                self.scorer = start_entry(load_entry(setup.entry), side, label)
+                self.scorer = start_entry(load_entry(setup.entry, private), side, label)
         finally:
             deactivate(token)
             _discard(ctx)

@@ -58,3 +58,38 @@ def test_local_processes_executor(ws: Workspace, tmp_path: Path) -> None:
         executor="local-processes",
     )
     assert run.raise_for_status().outputs["results"].load()["file"].tolist() == ["a", "b", "c"]
+
+
+@pytest.mark.slow
+def test_dask_sessions_keep_their_own_module_globals_and_environment(
+    ws: Workspace, tmp_path: Path, dask_client
+) -> None:
+    """Two steps with one module entry share the Dask worker processes: each scores with its
+    own init(), and environment_variables= reach only the step that sets them."""
+    champion = parallel_run(
+        entry="tests.engine.parallel.modglobal_entry",
+        name="champion",
+        mini_batch_size=1,
+        environment_variables={"R12_MODE": "fast"},
+    )
+    challenger = parallel_run(
+        entry="tests.engine.parallel.modglobal_entry", name="challenger", mini_batch_size=1
+    )
+
+    @pipeline(name="two-sessions")
+    def both(folder: Path):
+        return {
+            "champion": champion(data=folder, scale=1).outputs.results,
+            "challenger": challenger(data=folder, scale=1000).outputs.results,
+        }
+
+    names = [f"f{i:02d}" for i in range(16)]
+    write_files(tmp_path / "in", names)
+    executor = make_executor("dask", client=dask_client)
+    run = both.submit(params={"folder": str(tmp_path / "in")}, workspace=ws, executor=executor)
+    run.raise_for_status()
+    champ, chall = run.outputs["champion"].load(), run.outputs["challenger"].load()
+    assert champ["scaled"].tolist() == list(range(16))
+    assert chall["scaled"].tolist() == [1000 * i for i in range(16)]
+    assert set(champ["mode"]) == {"fast"} and set(chall["mode"]) == {"default"}
+    assert set(dask_client.run(lambda: __import__("os").environ.get("R12_MODE")).values()) == {None}
