@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+MAX_RESCATTERS = 5  # times a lost ``shared`` is sent again before calls fail for it
+
 
 def on_dask_worker() -> bool:
     """Whether this code runs inside a task on a Dask worker."""
@@ -49,6 +51,8 @@ class Fanout:
 
         self.client = self._stack.enter_context(worker_client())
         self.shared = self.client.scatter(self.shared_bytes, broadcast=True, hash=False)
+        self.rescattered = 0
+        self.used: dict[Any, Any] = {}  # future → the shared future it was given
         self.ac: Any = None
         return self
 
@@ -68,6 +72,7 @@ class Fanout:
 
         future = self.client.submit(self.fn, self.shared, arg, pure=False)
         self.futures[future] = (arg, time.monotonic())
+        self.used[future] = self.shared
         if self.ac is None:
             self.ac = as_completed([future])
         else:
@@ -86,11 +91,32 @@ class Fanout:
                 entry = self.futures.pop(future, None)
                 if entry is None:
                     continue  # abandoned
+                used = self.used.pop(future, None)
                 try:
                     done: tuple[Any, Any, BaseException | None] = entry[0], future.result(), None
                 except BaseException as exc:  # the worker died (KilledWorker), fn raised, canceled
+                    if self._shared_lost(used):  # not the call's fault: it never ran
+                        self.submit(entry[0])
+                        continue
                     done = entry[0], None, exc
                 yield done  # outside the try: closing this generator is not an error of fn
+
+    def _shared_lost(self, used: Any) -> bool:
+        """Whether the ``shared`` a failed call was given (``used``) was lost: its only copy
+        was on a worker that died (Dask's memory manager drops the copies ``broadcast``
+        made). A lost one is scattered again, a few times at most.
+
+        The calls that depended on it were canceled before they ran; they are sent again
+        with the new one, without counting as attempts.
+        """
+        if used is None or used.status == "finished":
+            return False
+        if used is self.shared:
+            if self.rescattered >= MAX_RESCATTERS:
+                return False
+            self.rescattered += 1
+            self.shared = self.client.scatter(self.shared_bytes, broadcast=True, hash=False)
+        return True
 
     def running(self) -> list[tuple[Any, float]]:
         """(argument, seconds since submitted) of every call still waited for."""
@@ -103,5 +129,6 @@ class Fanout:
         for future, (a, _) in list(self.futures.items()):
             if a is arg:
                 del self.futures[future]
+                self.used.pop(future, None)
                 with contextlib.suppress(Exception):
                     future.cancel()
