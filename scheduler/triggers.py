@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from headrace.engine.errors import HeadraceError
-from headrace.scheduler.source import Source, Stat, TriggerSpec, open_source
+from headrace.scheduler.open_files import open_for_writing
+from headrace.scheduler.source import LocalSource, Source, Stat, TriggerSpec, open_source
 
 log = logging.getLogger("headrace.scheduler")
 
@@ -75,6 +76,7 @@ class Watch:
         self.next_poll = 0.0
         self.last_scan = -1e9
         self._writing: dict[str, float] = {}  # path -> clock time of its last write, until closed
+        self._evented: set[str] = set()  # paths some filesystem event named
         self._lock = threading.Lock()
 
     def on_event(self, kind: str, path: str, dest: str = "") -> None:
@@ -85,6 +87,7 @@ class Watch:
         being written.
         """
         with self._lock:
+            self._evented.update(p for p in (path, dest) if p)
             if kind == "modified":
                 self._writing[path] = self.clock()
             elif kind in ("closed", "deleted", "moved"):
@@ -133,6 +136,8 @@ class Watch:
         removed = [p for p in self.cursor if p not in listing]
         if self.pending and not self._settled(now):
             return None
+        if self._held_open(now):
+            return None
         change = self._confirm()
         change = Change(change.changed, change.ignored, removed)
         return change if change.changed or change.ignored or change.removed else None
@@ -159,6 +164,21 @@ class Watch:
             for path, (_, since) in self.pending.items()
         )
 
+    def _held_open(self, now: float) -> bool:
+        """Whether a pending file that no event named (there before the daemon started, or
+        renamed in) is open for writing: it then counts as being written, until it is
+        closed or ``OPEN_WRITE_LIMIT`` passes."""
+        if not isinstance(self.source, LocalSource):
+            return False
+        with self._lock:
+            unseen = [p for p in self.pending if p not in self._evented]
+        held = open_for_writing(unseen)
+        with self._lock:
+            for path in held:
+                self._writing[path] = now
+                self._evented.add(path)  # its close event (or the limit) ends this
+        return bool(held)
+
     def _confirm(self) -> Change:
         changed: dict[str, str] = {}
         ignored: list[str] = []
@@ -178,6 +198,8 @@ class Watch:
                     ignored.append(path)
             else:
                 changed[path] = fingerprint
+        with self._lock:
+            self._evented.difference_update(self.pending)
         self.pending.clear()
         return Change(changed, ignored)
 

@@ -133,3 +133,38 @@ def test_a_watched_folder_that_goes_missing_is_a_fault_not_a_deletion(tmp_path: 
     with pytest.raises(HeadraceError, match="is missing"):
         watch.check()
     assert watch.cursor == {str(folder / "a.csv"): "fp"}
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="Linux /proc")
+def test_a_file_opened_before_the_watch_started_is_taken_once_closed(tmp_path: Path) -> None:
+    """No event tells of a writer that opened the file before the daemon started: /proc does."""
+    import time
+
+    from headrace.scheduler.open_files import open_for_writing
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = folder / "half.csv"
+    writer = path.open("w")
+    try:
+        writer.write("FIRST-HALF ")
+        writer.flush()
+        assert open_for_writing([str(path)]) == {str(path)}
+        spec = TriggerSpec(str(folder), poll=0.01, settle=0.01)
+        watch = Watch("t", spec, {}, LocalSource(spec))
+        for _ in range(5):
+            time.sleep(0.02)
+            assert watch.check() is None  # open for writing: not taken half-written
+        writer.write("SECOND-HALF\n")
+    finally:
+        writer.close()
+    watch.on_event("closed", str(path))  # what inotify (the daemon's EventHub) reports
+    assert open_for_writing([str(path)]) == set()
+    with path.open() as reader:  # open for reading only: not a writer
+        assert open_for_writing([str(path)]) == set() and reader.readable()
+    change = None
+    deadline = time.monotonic() + 5
+    while change is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        change = watch.check()
+    assert change is not None and list(change.changed) == [str(path)]
