@@ -30,20 +30,23 @@ class DaskPool:
 
     Args:
         setup: what every worker session starts with.
-        size: at most this many mini-batches in flight (default: the cluster's workers).
+        size: at most this many mini-batches in flight (None: one per worker of the cluster).
         timeout: seconds one attempt may take.
         where: how messages name the step.
     """
 
-    def __init__(self, setup: Setup, size: int, timeout: float, where: str):
+    def __init__(self, setup: Setup, size: int | None, timeout: float, where: str):
         self.fanout = Fanout(process_remote, pickle.dumps(setup))
-        self.size, self.timeout, self.where = size, timeout, where
+        self.limit, self.timeout, self.where = size, timeout, where
+        self.size = 1
         self.label = setup.entry.label
         self.pending: deque[Task] = deque()
 
     def __enter__(self) -> DaskPool:
         self.fanout.__enter__()
         self.size = self.fanout.workers  # one mini-batch per worker process at a time
+        if self.limit is not None:  # max_concurrency
+            self.size = max(1, min(self.size, self.limit))
         return self
 
     def __exit__(self, *exc: Any) -> None:

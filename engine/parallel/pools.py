@@ -19,15 +19,23 @@ def start_workers(size: int, env: dict[str, str]) -> Spares | None:
     return Spares(size, env)
 
 
-def make_pool(setup: Setup, size: int, timeout: float, where: str, spares: Spares | None) -> Any:
+def make_pool(
+    setup: Setup,
+    size: int,
+    timeout: float,
+    where: str,
+    spares: Spares | None,
+    limit: int | None = None,
+) -> Any:
     """A pool with ``submit(task, first=False)`` and ``outcomes()``, used as a context manager.
 
     On a Dask worker (``spares`` is None) the step's mini-batches go to the cluster's workers
-    (one session, so one init(), per worker process); anywhere else ``size`` local worker
-    processes score them, the ``spares`` first.
+    (one session, so one init(), per worker process), at most ``limit`` at a time (the step's
+    ``max_concurrency``) when given; anywhere else ``size`` local worker processes score them,
+    the ``spares`` first.
     """
     if spares is None:
         from .dask_pool import DaskPool
 
-        return DaskPool(setup, size, timeout, where)
+        return DaskPool(setup, limit, timeout, where)
     return LocalPool(setup, size, timeout, where, spares)

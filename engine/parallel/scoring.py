@@ -74,7 +74,9 @@ class Scoring:
             self.tasks = {t.batch: t for t in tasks}
             timeout = float(self.knobs.run_invocation_timeout)
             size = min(self.knobs.workers(), len(tasks))
-            with make_pool(self.setup, size, timeout, self.spec.where, self.spares) as pool:
+            limit = self.knobs.max_concurrency
+            limit = None if limit is None else int(limit)
+            with make_pool(self.setup, size, timeout, self.spec.where, self.spares, limit) as pool:
                 for t in tasks:
                     pool.submit(t)
                 for outcome in pool.outcomes():

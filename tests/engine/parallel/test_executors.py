@@ -93,3 +93,22 @@ def test_dask_sessions_keep_their_own_module_globals_and_environment(
     assert chall["scaled"].tolist() == [1000 * i for i in range(16)]
     assert set(champ["mode"]) == {"fast"} and set(chall["mode"]) == {"default"}
     assert set(dask_client.run(lambda: __import__("os").environ.get("R12_MODE")).values()) == {None}
+
+
+@pytest.mark.slow
+def test_dask_keeps_to_max_concurrency(ws: Workspace, tmp_path: Path, dask_client) -> None:
+    import json
+
+    one = parallel_run(entry=ENTRIES / "spans.py", name="one", mini_batch_size=1, max_concurrency=1)
+
+    @pipeline(name="one-at-a-time")
+    def pipe(folder: Path, spans: str):
+        return {"results": one(data=folder, spans=spans).outputs.results}
+
+    write_files(tmp_path / "in", [f"f{i}" for i in range(6)])
+    params = {"folder": str(tmp_path / "in"), "spans": str(tmp_path / "spans")}
+    executor = make_executor("dask", client=dask_client)
+    pipe.submit(params=params, workspace=ws, executor=executor).raise_for_status()
+    spans = sorted(json.loads(p.read_text()) for p in (tmp_path / "spans").glob("*.json"))
+    assert len(spans) == 6
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
