@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from headrace.engine.store.workspace import Workspace
-from headrace.scheduler.launcher import Launcher, SubprocessLauncher, encode_files
+from headrace.scheduler.launcher import Launcher, SubprocessLauncher, decode_files, encode_files
 from headrace.scheduler.lock import WorkspaceLock, remove_pid_file, write_pid_file
 from headrace.scheduler.planner import CATCH_UP_CAP, plan
 from headrace.scheduler.runs import Runs
@@ -357,17 +357,41 @@ class Daemon:
             params = dict(sched.params)
             if data:  # the child gives it to the run as its type wants (launcher.data_values)
                 params[data] = encode_files(sorted(change.changed))
-            firing = self._decide(sched, now, "trigger", params, data_param=data)
-            log.info(
-                "trigger %s: %d changed file(s) -> run %s",
-                sched.name,
-                len(change.changed),
-                firing.run_id,
-            )
+            waiting = self._queued_trigger_firing(sched.name, data)
+            if waiting is not None:  # not started yet: it takes these files too
+                files = set(change.changed)
+                if data:
+                    files.update(decode_files(str(waiting.params.get(data, ""))))
+                    params[data] = encode_files(sorted(files))
+                firing = dataclasses.replace(waiting, params=params)
+                log.info(
+                    "trigger %s: %d changed file(s) -> queued run %s (now %d file(s))",
+                    sched.name,
+                    len(change.changed),
+                    firing.run_id,
+                    len(files),
+                )
+            else:
+                firing = self._decide(sched, now, "trigger", params, data_param=data)
+                log.info(
+                    "trigger %s: %d changed file(s) -> run %s",
+                    sched.name,
+                    len(change.changed),
+                    firing.run_id,
+                )
         self.store.record_trigger_firing(
             sched.name, firing, change.changed, change.removed, time.time()
         )
         watch.commit(change)
+
+    def _queued_trigger_firing(self, name: str, data: str | None) -> Firing | None:
+        """The schedule's queued trigger firing that has not started, if any: a new change
+        joins it, so a file rewritten while it waits is read once, at its start (two
+        firings would both read the new content, and the old one is gone anyway)."""
+        for firing in self.store.firings([QUEUED], name):
+            if firing.reason == "trigger" and firing.data_param == data:
+                return firing
+        return None
 
     # runs (scheduler/runs.py keeps the bookkeeping) ------------------------------------
     def recover(self) -> None:

@@ -191,3 +191,47 @@ def test_create_errors(tmp_path, ws):
         Schedule.create("t", f"{PIPELINES}:sleepy", every="1d", workspace=ws)
     with pytest.raises(HeadraceError, match="exactly one of --cron, --every or --on-change"):
         Schedule.create("u", f"{PIPELINES}:sleepy", every="1d", cron="* * * * *", workspace=ws)
+
+
+def test_changes_while_a_firing_is_queued_join_it(tmp_path, ws):
+    """A file rewritten while its firing waits is read once, at the start of one run (two
+    firings would both read the new content)."""
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    Schedule.create(
+        "q", f"{PIPELINES}:on_files", on_change=str(inbox), settle="0.1s", overlap="queue",
+        workspace=ws,
+    )  # fmt: skip
+    launcher = FakeLauncher()
+    d = Daemon(ws, launcher=launcher)
+    d.step()
+
+    def fire(name: str, text: str) -> None:
+        """Write a file and step the daemon until its trigger has handled it."""
+        path = str(inbox / name)
+        before = d.watches["q"].cursor.get(path)
+        (inbox / name).write_text(text)
+        d.watches["q"].dirty.set()
+        deadline = time.monotonic() + 5
+        while d.watches["q"].cursor.get(path) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+            d.step()
+
+    fire("a.csv", "A")  # runs (its run stays in flight)
+    fire("b.csv", "b-1")  # queued behind it
+    time.sleep(0.2)
+    fire("b.csv", "b-2")  # the queued one takes it again: no second firing for b
+    fire("c.csv", "C")  # and c joins it too
+    time.sleep(0.3)
+    d.step()
+    rows = ws.history.query("SELECT run_id, state, params FROM firings ORDER BY fire_time")
+    assert [r["state"] for r in rows] == ["running", "queued"]
+    assert str(inbox / "b.csv") in rows[1]["params"] and str(inbox / "c.csv") in rows[1]["params"]
+    launcher.finish_all()
+    for _ in range(5):
+        d.step()
+    assert len(launcher.started) == 2
+    assert launcher.started[1].params["files"].split(",") == [
+        str(inbox / "b.csv"),
+        str(inbox / "c.csv"),
+    ]
