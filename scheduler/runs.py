@@ -278,6 +278,7 @@ class Runs:
             "executor": sched.executor if sched else None,
             "created_at": now,
             "tags": {"schedule": firing.schedule},
+            "source": sched.pipeline if sched else None,  # runs rerun can start it
         }
         try:
             self.history.create_run(run, [])

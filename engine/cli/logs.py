@@ -44,6 +44,8 @@ def runs_logs(
         _follow(run, step)
         return
     steps = [run.steps[step]] if step is not None else list(run.steps.values())
+    if not steps:  # recorded by the scheduler: the attempt never started
+        _write(f"run {run.id} ran no step: {run.error or run.status}\n")
     for s in steps:
         _print_step(run, s, attempt, headers=step is None or attempt is None)
 
@@ -66,7 +68,8 @@ def _print_step(run: PipelineRun, s: StepRun, attempt: int | None, headers: bool
             _header(headers, f"{s.name} (attempt {n}, {state})")
             _write(live[n])
             continue
-        how = "Completed" if a.ok else f"Failed: {a.error}"
+        canceled = (a.error or "").startswith(f"{Status.CANCELED.value}:")
+        how = "Completed" if a.ok else a.error if canceled else f"Failed: {a.error}"
         cut = f", cut to {len(a.logs):,} of {a.log_chars:,} characters" if a.truncated else ""
         _header(headers, f"{s.name} (attempt {n}, {how}{cut})")
         _write(a.logs if a.logs else "(no output)\n")

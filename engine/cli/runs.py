@@ -154,6 +154,8 @@ def runs_explain(
         fail(
             f"run {result.id} has no step {step!r}.{did_you_mean(step, steps)} Steps: {', '.join(steps)}"
         )
+    if not steps:  # recorded by the scheduler: the attempt never started
+        out.print(f"run {result.id} ran no step: {result.error or result.status}", highlight=False)
     for s in steps.values():
         if step is None or s.name == step:
             verdict = "reused" if s.reused else s.status.value.lower()

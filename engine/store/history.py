@@ -276,6 +276,7 @@ class History(RunRecords):
             r["params"] = decode_params(r["params"])  # large values as placeholders
             r["code"] = json.loads(r["code"]) if r.get("code") else None
             r["tags"] = json.loads(r["tags"]) if r.get("tags") else {}
+            r["outputs"] = json.loads(r["outputs"] or "{}")
         return rows
 
     def get_steps(self, run_id: str) -> list[dict[str, Any]]:

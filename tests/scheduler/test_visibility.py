@@ -53,6 +53,7 @@ def test_a_firing_whose_pipeline_file_is_broken_is_a_failed_run_with_its_error(t
     shown = json.loads(headrace("runs", "show", ids[0], "--json", "-w", str(ws_path)).stdout)
     assert shown["error"].startswith(NOT_STARTED)
     assert "RuntimeError: half-edited file" in shown["error"] and shown["pipeline"] == "sleepy"
+    assert ws.history.get_run(ids[0])["source"] == f"{flows}:sleepy"  # runs rerun can start it
     assert ws.history.get_run(ids[0])["tags"] == {"schedule": "nightly"}  # runs list --schedule
     assert shown["tags"] == {"schedule": "nightly"}
     human = headrace("runs", "show", ids[0], "-w", str(ws_path)).stdout
