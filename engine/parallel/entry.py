@@ -225,7 +225,7 @@ def _load_file(path: str) -> types.ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # fingerprints read a module's source through sys.modules
     try:
-        with own_helpers(folder, path):
+        with own_helpers(folder, module):
             spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)

@@ -1,52 +1,63 @@
 """The helper modules entry files import from their own folders.
 
-Python keeps one module per name in a process: two entries in different folders that each
-``import utils`` from beside them would share the first one loaded (its code and its cache
-key), so the second step would score with the other's helper. A second entry folder that
-holds a helper of a name another entry folder's helper took is refused, in the submitting
-process and in every worker process.
+Python keeps one module per name in a process. An entry beside its own ``utils.py`` that is
+loaded where another ``utils`` is imported already (another entry folder's, or the pipeline's
+own) would bind that one: it would run, and be fingerprinted, with the other's code. Such an
+entry is refused, in the submitting process and in every worker process.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import ParallelRunError
 
-_TAKEN: dict[str, str] = {}  # top-level helper name -> the entry folder it was loaded from
-
 
 @contextmanager
-def own_helpers(folder: str, entry: str) -> Iterator[None]:
-    """While the entry file ``entry`` in ``folder`` is executed: refuse a helper it could
-    import that another entry folder's helper of the same name shadows; afterwards, note the
-    helpers it imported from ``folder``.
+def own_helpers(folder: str, module: types.ModuleType) -> Iterator[None]:
+    """Around the execution of the entry file ``module`` from ``folder``: afterwards, refuse
+    it when it bound a module (or something from one) whose name a file beside it has, but
+    that was loaded from somewhere else.
 
     Raises:
         ParallelRunError: naming both files and the fix.
     """
-    for name, other in _TAKEN.items():
-        if other != folder and _holds(folder, name):
+    yield
+    for name, where in _bound_modules(module):
+        if _holds(folder, name) and not _inside(where, folder):
             raise ParallelRunError(
-                f"the entry {entry} is beside a helper module {name!r}, but the entry in "
-                f"{other} already imported its own {name!r} in this process, and Python keeps "
-                f"one module per name: both would run the first one. Rename one of them "
-                f"(e.g. {name}_{os.path.basename(folder) or 'b'}), or make the folders packages "
-                "and import it relatively"
+                f"the entry {module.__file__} imports {name!r}, and a {name}.py is beside it, "
+                f"but this process imported another {name!r} first ({where}); Python keeps "
+                f"one module per name, so the entry would run that one. Rename the helper "
+                f"(e.g. {name}_{os.path.basename(folder) or 'entry'}), or make the folder a "
+                "package and import it relatively"
             )
-    before = set(sys.modules)
-    try:
-        yield
-    finally:
-        for name in set(sys.modules) - before:
-            top = name.partition(".")[0]
-            module = sys.modules.get(name)
-            where = getattr(module, "__file__", None)
-            if where and _inside(where, folder) and top not in _TAKEN:
-                _TAKEN[top] = folder
+
+
+def _bound_modules(module: types.ModuleType) -> Iterator[tuple[str, str]]:
+    """(top-level name, file) of the modules the entry's globals hold or come from."""
+    import sys
+
+    seen: set[str] = set()
+    for value in list(vars(module).values()):
+        if isinstance(value, types.ModuleType):
+            name = value.__name__
+        else:
+            try:
+                name = getattr(value, "__module__", None) or ""
+            except Exception:  # an object whose attribute lookup raises: not a helper's
+                continue
+            if not isinstance(name, str) or name == module.__name__:
+                continue
+        top = name.partition(".")[0]
+        owner = sys.modules.get(name)
+        where = getattr(owner, "__file__", None)
+        if top and where and top not in seen:
+            seen.add(top)
+            yield top, where
 
 
 def _holds(folder: str, name: str) -> bool:
@@ -56,6 +67,4 @@ def _holds(folder: str, name: str) -> bool:
 
 
 def _inside(path: str, folder: str) -> bool:
-    return os.path.dirname(os.path.abspath(path)) == folder or os.path.abspath(path).startswith(
-        folder + os.sep
-    )
+    return os.path.abspath(path).startswith(os.path.join(folder, ""))

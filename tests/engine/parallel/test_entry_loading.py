@@ -176,16 +176,10 @@ def test_a_filtered_and_sorted_table_mini_batch_is_keyed_by_its_index(ws: Worksp
 
 @pytest.fixture
 def no_utils() -> Iterator[None]:
-    """No `utils` helper loaded in this process before or after (as in a fresh process)."""
-    from headrace.engine.parallel import helpers
-
-    def forget() -> None:
-        helpers._TAKEN.pop("utils", None)
-        sys.modules.pop("utils", None)
-
-    forget()
+    """No `utils` module imported in this process before or after (as in a fresh process)."""
+    sys.modules.pop("utils", None)
     yield
-    forget()
+    sys.modules.pop("utils", None)
 
 
 def _model_folder(root: Path, name: str) -> Path:
@@ -212,9 +206,9 @@ def test_entries_beside_same_named_helpers_are_refused(
 
     with pytest.raises(
         ParallelRunError,
-        match=r"parallel_run step 's[ab]': the entry .*models/[ab]/score.py is beside a helper "
-        r"module 'utils', but the entry in .*models/[ab] already imported its own 'utils'.*"
-        r"Rename one of them",
+        match=r"parallel_run step 's[ab]': the entry .*models/[ab]/score.py imports 'utils', and "
+        r"a utils.py is beside it, but this process imported another 'utils' first "
+        r"\(.*models/[ab]/utils.py\).*Rename the helper",
     ):
         pipe.submit(params={"folder": str(tmp_path / "in")}, workspace=ws)
 
