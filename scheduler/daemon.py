@@ -357,19 +357,15 @@ class Daemon:
             params = dict(sched.params)
             if data:  # the child gives it to the run as its type wants (launcher.data_values)
                 params[data] = encode_files(sorted(change.changed))
-            waiting = self._queued_trigger_firing(sched.name, data)
-            if waiting is not None:  # not started yet: it takes these files too
-                files = set(change.changed)
-                if data:
-                    files.update(decode_files(str(waiting.params.get(data, ""))))
-                    params[data] = encode_files(sorted(files))
-                firing = dataclasses.replace(waiting, params=params)
+            waiting = self._queued_trigger_firing(sched.name, data, set(change.changed))
+            if waiting is not None:  # it reads them when it starts: no second firing
+                firing = None
                 log.info(
-                    "trigger %s: %d changed file(s) -> queued run %s (now %d file(s))",
+                    "trigger %s: %d file(s) changed again before queued run %s started; it "
+                    "reads them then",
                     sched.name,
                     len(change.changed),
-                    firing.run_id,
-                    len(files),
+                    waiting.run_id,
                 )
             else:
                 firing = self._decide(sched, now, "trigger", params, data_param=data)
@@ -384,12 +380,17 @@ class Daemon:
         )
         watch.commit(change)
 
-    def _queued_trigger_firing(self, name: str, data: str | None) -> Firing | None:
-        """The schedule's queued trigger firing that has not started, if any: a new change
-        joins it, so a file rewritten while it waits is read once, at its start (two
-        firings would both read the new content, and the old one is gone anyway)."""
+    def _queued_trigger_firing(self, name: str, data: str | None, files: set[str]) -> Firing | None:
+        """A queued trigger firing of the schedule, not started yet, that already holds every
+        file of a new change: those files were rewritten while it waits. It reads them when it
+        starts, so a second firing would read the same new content again (the old content is
+        gone either way). A change with any other file fires on its own, as before."""
+        if not data:
+            return None
         for firing in self.store.firings([QUEUED], name):
-            if firing.reason == "trigger" and firing.data_param == data:
+            queued = firing.params.get(data)
+            ours = firing.reason == "trigger" and firing.data_param == data
+            if ours and queued is not None and files <= set(decode_files(str(queued))):
                 return firing
         return None
 

@@ -309,18 +309,13 @@ class SchedulerStore:
 
         Args:
             name: The schedule's name.
-            firing: The firing (a queued one already recorded gets its parameters), or None
-                to only update the cursor.
+            firing: The firing, or None to only update the cursor.
             seen: Path -> fingerprint of the files the firing handles.
             removed: Paths that no longer exist.
             now: Decision time (epoch seconds).
         """
         with self.history.transaction() as c:
-            if firing is not None:  # a queued one that took more files: its new parameters
-                c.execute(
-                    "UPDATE firings SET params=? WHERE run_id=? AND state=?",
-                    (json.dumps(firing.params), firing.run_id, QUEUED),
-                )
+            if firing is not None:
                 _insert_firings(c, [firing], now)
             for path in removed:
                 c.execute("DELETE FROM trigger_cursors WHERE path=? AND schedule=?", (path, name))

@@ -7,6 +7,7 @@ import os
 import site
 import sys
 import sysconfig
+from collections.abc import Iterable
 from typing import Literal
 
 __all__ = ["distribution", "file_kind", "is_headrace", "module_kind"]
@@ -109,7 +110,17 @@ def _packages() -> dict[str, list[str]]:
         if name is None:
             continue
         declared = dist.read_text("top_level.txt")
-        tops = declared.split() if declared else _inferred(dist.read_text("RECORD") or "")
+        record = None if declared else dist.read_text("RECORD")
+        if declared:
+            tops: Iterable[str] = declared.split()
+        elif record is not None:
+            tops = _inferred(record)
+        else:  # an egg-info with SOURCES.txt only: the standard library's way, slow but rare
+            tops = {
+                f.parts[0] if len(f.parts) > 1 else f.stem
+                for f in dist.files or ()
+                if f.suffix == ".py"
+            }
         for top in tops:
             found.setdefault(top, []).append(name)
     return found
@@ -117,7 +128,7 @@ def _packages() -> dict[str, list[str]]:
 
 def _name(meta: str) -> str | None:
     for line in meta.splitlines():
-        if line.startswith("Name:"):
+        if line[:5].lower() == "name:":  # header names are case-insensitive (RFC 822)
             return line[5:].strip()
         if not line:  # the headers end: the description follows
             return None

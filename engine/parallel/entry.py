@@ -174,25 +174,12 @@ the live class and overwrites its methods with copies whose globals are detached
 user's module."""
 
 
-def load_entry(ref: EntryRef, private: bool = False) -> Any:
-    """The module or class ``ref`` names, loaded in this process.
-
-    Args:
-        ref: the entry.
-        private: a module entry gets a copy of its own, not the one ``import`` shares (a
-            Dask worker process hosts several steps' sessions, and an Azure entry keeps what
-            ``init()`` loads in module globals).
-    """
+def load_entry(ref: EntryRef) -> Any:
+    """The module or class ``ref`` names, loaded in this process."""
     if ref.kind == FILE:
         return _load_file(ref.path)
     if ref.kind == MODULE:
-        if not private:
-            return importlib.import_module(ref.module)
-        spec = importlib.util.find_spec(ref.module)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return importlib.import_module(ref.module)
     if ref.by_value:
         live = _LIVE.get(ref.by_value)
         if live is not None:

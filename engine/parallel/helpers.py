@@ -1,9 +1,11 @@
 """The helper modules entry files import from their own folders.
 
 Python keeps one module per name in a process. An entry beside its own ``utils.py`` that is
-loaded where another ``utils`` is imported already (another entry folder's, or the pipeline's
-own) would bind that one: it would run, and be fingerprinted, with the other's code. Such an
-entry is refused, in the submitting process and in every worker process.
+loaded where another ``utils`` of the user's is imported already (another entry folder's, or
+the pipeline's own) would bind that one: it would run, and be fingerprinted, with the other's
+code. Such an entry is refused, in the submitting process and in every worker process. A
+standard-library or installed module of that name is the user's choice (``email.py`` beside
+an entry that imports ``email.message``), and folders are compared by their real paths.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import ParallelRunError
+from ..fingerprint.modkind import file_kind
 
 
 @contextmanager
@@ -26,8 +29,9 @@ def own_helpers(folder: str, module: types.ModuleType) -> Iterator[None]:
         ParallelRunError: naming both files and the fix.
     """
     yield
+    folder = os.path.realpath(folder)
     for name, where in _bound_modules(module):
-        if _holds(folder, name) and not _inside(where, folder):
+        if _holds(folder, name) and not _inside(where, folder) and file_kind(where) == "user":
             raise ParallelRunError(
                 f"the entry {module.__file__} imports {name!r}, and a {name}.py is beside it, "
                 f"but this process imported another {name!r} first ({where}); Python keeps "
@@ -67,4 +71,4 @@ def _holds(folder: str, name: str) -> bool:
 
 
 def _inside(path: str, folder: str) -> bool:
-    return os.path.abspath(path).startswith(os.path.join(folder, ""))
+    return os.path.realpath(path).startswith(os.path.join(folder, ""))

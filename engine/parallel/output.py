@@ -101,20 +101,25 @@ def normalize(
 
 
 def _rows_of_index(index: Any, keys: Sequence[Any]) -> Any:
-    """The row numbers an index names, when it holds only rows of the mini-batch (each once);
-    None for any other index, whose elements count by position (Azure's rule).
+    """The row numbers a filtered mini-batch's index names; None for any other index, whose
+    elements count by position (Azure's rule).
 
-    A table mini-batch comes with its row numbers as its index, so a result that kept the
-    index (``mb[mb.x >= 0].assign(...)``, a sort) says which rows each element is for. A
-    fresh index (``0..k-1``) is by position, and for the first mini-batch both agree.
+    A table mini-batch comes with its row numbers as its index, so a result that dropped the
+    rows it could not score (``mb[mb.x >= 0].assign(...)``) keeps the others' numbers: fewer
+    rows than the mini-batch, in increasing order, each one of its rows. Anything else (a
+    fresh ``0..k-1``, ids of the user's own, a reordering) counts by position; for a result
+    of every row, both agree.
     """
     import numpy as np
 
-    if not len(keys) or index.dtype.kind not in "iu" or not index.is_unique:
+    n = len(keys)
+    if not n or not 0 < len(index) < n or index.dtype.kind not in "iu":
+        return None
+    if not index.is_monotonic_increasing or not index.is_unique:
         return None
     values = index.to_numpy()
     start = int(keys[0])
-    if len(values) and (values.min() < start or values.max() >= start + len(keys)):
+    if values[0] < start or values[-1] >= start + n:
         return None
     return values.astype(np.int64, copy=False)
 

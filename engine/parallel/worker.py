@@ -143,13 +143,12 @@ class Session:
     Args:
         setup: the step's setup.
         worker: how reports name this worker (host:pid by default).
-        private: a module entry gets its own copy (see ``load_entry``).
 
     Raises:
         BaseException: whatever importing the entry or its init() raised.
     """
 
-    def __init__(self, setup: Setup, worker: str = "", private: bool = False):
+    def __init__(self, setup: Setup, worker: str = ""):
         self.setup = setup
         self.worker = worker or f"{os.uname().nodename}:{os.getpid()}"
         os.environ.update(setup.env)
@@ -169,7 +168,8 @@ class Session:
         token = activate(ctx)
         try:
             with argv(Path(label).name, setup.arguments), exits_explained():
-                self.scorer = start_entry(load_entry(setup.entry, private), side, label)
+                self.entry = load_entry(setup.entry)
+                self.scorer = start_entry(self.entry, side, label)
         finally:
             deactivate(token)
             _discard(ctx)

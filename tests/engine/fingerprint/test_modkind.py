@@ -30,6 +30,7 @@ def test_an_installed_module_names_its_distribution_and_version() -> None:
 def test_metadata_headers_end_at_the_first_blank_line() -> None:
     assert modkind._name("Metadata-Version: 2.1\nName: a-b\nVersion: 1\n\nName: no") == "a-b"
     assert modkind._name("Metadata-Version: 2.1\n\nName: in the description") is None
+    assert modkind._name("metadata-version: 1.0\nname: lower\n") == "lower"  # case-insensitive
 
 
 def test_record_rows_give_top_level_python_names() -> None:

@@ -156,10 +156,30 @@ class DropsNegative:
 
     def __call__(self, mini_batch: pd.DataFrame) -> pd.DataFrame:
         ok = mini_batch[mini_batch["x"] >= 0]
-        return ok.assign(pred=ok["x"] * 10).sort_values("x", ascending=False)
+        return ok.assign(pred=ok["x"] * 10)
 
 
-def test_a_filtered_and_sorted_table_mini_batch_is_keyed_by_its_index(ws: Workspace) -> None:
+class OwnIds:
+    """Returns a result for every row, indexed by ids of its own (not row numbers)."""
+
+    def __call__(self, mini_batch: pd.DataFrame) -> pd.DataFrame:
+        ids = [3, 1, 4, 0, 5, 2][: len(mini_batch)]
+        return pd.DataFrame({"pred": mini_batch["x"].to_numpy() * 10}, index=ids)
+
+
+def test_results_indexed_by_ids_of_the_entrys_own_count_by_position(ws: Workspace) -> None:
+    step = parallel_run(entry=OwnIds, name="s", mini_batch_size=6, max_concurrency=1)
+
+    @pipeline(name="own-ids")
+    def pipe(n: int = 6):
+        return {"results": step(data=numbers(n=n)).outputs.results}
+
+    results = pipe.submit(workspace=ws).raise_for_status().outputs["results"].load()
+    assert results["row"].tolist() == list(range(6))
+    assert results["pred"].tolist() == [-10, 10, 20, 30, -10, 50]
+
+
+def test_a_filtered_table_mini_batch_is_keyed_by_its_index(ws: Workspace) -> None:
     step = parallel_run(entry=DropsNegative, name="s", mini_batch_size=8, max_concurrency=1)
 
     @pipeline(name="filtered")
@@ -219,3 +239,18 @@ def test_an_entry_beside_its_helper_scores_with_it(
     write_files(tmp_path / "in", ["f"])
     step = parallel_run(entry=_model_folder(tmp_path, "c") / "score.py", name="sc")
     assert _scored(step, ws, tmp_path / "in")["result"].tolist() == ["c:f"]
+
+
+def test_the_pipelines_own_helper_reached_through_a_symlink_is_the_entrys(
+    ws: Workspace, tmp_path: Path, no_utils: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    real = _model_folder(tmp_path, "d")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    monkeypatch.syspath_prepend(str(link))
+    importlib.import_module("utils")  # the pipeline beside it imported it first, via the link
+    write_files(tmp_path / "in", ["f"])
+    step = parallel_run(entry=link / "score.py", name="sd")
+    assert _scored(step, ws, tmp_path / "in")["result"].tolist() == ["d:f"]

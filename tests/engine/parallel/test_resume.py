@@ -71,11 +71,13 @@ def test_sigkill_mid_job_then_rerun_scores_only_unfinished_batches(tmp_path: Pat
 
 @pytest.mark.slow
 def test_mini_batches_another_run_commits_mid_step_are_in_the_results(tmp_path: Path) -> None:
-    """Run B plans while run A is on its slow first mini-batch, so B's workers find the
-    others committed by A as B reaches them: B's table still holds every file."""
+    """Run A plans, then waits in its first mini-batch while run B scores and commits all
+    of them: A's workers find the rest committed, and A's table still holds every file."""
     folder, counter, root = tmp_path / "in", tmp_path / "counter", tmp_path / "ws"
-    names = ["slow_00", *(f"t_{i:02d}" for i in range(1, 10))]  # slow_*: 4 s (behave.py)
+    names = ["gate_00", *(f"t_{i:02d}" for i in range(1, 10))]  # gate_*: see behave.py
     write_files(folder, names)
+    counter.mkdir()
+    (counter / "gate").touch()
     race = Path(__file__).parent / "pipeline_files" / "race_pipe.py"
     cmd = [
         *(sys.executable, "-m", "headrace.engine.cli", "run", str(race), "-q"),
@@ -83,16 +85,16 @@ def test_mini_batches_another_run_commits_mid_step_are_in_the_results(tmp_path: 
         *("--param", f"counter={counter}"),
     ]
     a = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not calls(counter) and time.monotonic() < deadline:  # A is on mini-batch 0
-        time.sleep(0.05)
-    time.sleep(0.5)
-    b = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert [a.wait(timeout=120), b.wait(timeout=120)] == [0, 0]
+    deadline = time.monotonic() + 120
+    while not (counter / "gate.taken").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # A is held in its first mini-batch
+    assert subprocess.run(cmd, capture_output=True, timeout=120).returncode == 0  # B, whole
+    (counter / "release").touch()
+    assert a.wait(timeout=120) == 0
     with Workspace(root) as ws:
-        runs = sorted(ws.runs(), key=lambda r: r.id)
+        runs = ws.runs()
         assert len(runs) == 2
-        found = [r.steps["race"].metrics["mini_batches_reused"] for r in runs]
-        assert found[1] > 0  # B found some committed by A while it ran
+        found = sorted(r.steps["race"].metrics["mini_batches_reused"] for r in runs)
+        assert found == [0, 4]  # B scored all 5; A found 4 of them committed mid-step
         for run in runs:
             assert run.outputs["results"].load()["file"].tolist() == names

@@ -2,8 +2,8 @@
 
 ok_*: scored. fail_*: left out of the result (a failed item). raise_*: run() raises.
 flaky_*: run() raises on the first attempt only. exit_*: the worker process exits.
-sleep_*: run() sleeps past any timeout. slow_*: run() takes 4 s. Every run() call leaves a
-marker in ``counter``.
+sleep_*: run() sleeps past any timeout. gate_*: the first run() to take ``counter/gate``
+waits until ``counter/release`` exists. Every run() call leaves a marker in ``counter``.
 """
 
 import os
@@ -30,8 +30,15 @@ def run(mini_batch):
         os._exit(7)
     if "sleep" in kinds:
         time.sleep(60)
-    if "slow" in kinds:
-        time.sleep(4)
+    if "gate" in kinds:
+        try:
+            (_counter / "gate").rename(_counter / "gate.taken")
+        except FileNotFoundError:
+            pass  # taken by another caller (or none set): go on
+        else:
+            deadline = time.time() + 60
+            while not (_counter / "release").exists() and time.time() < deadline:
+                time.sleep(0.05)
     if "raise" in kinds:
         raise ValueError(f"cannot score {names[0]}")
     for p in mini_batch:

@@ -1,4 +1,4 @@
-"""A pipeline file for `headrace run`: one worker over a folder (a `slow_` file takes 4 s)."""
+"""A pipeline file for `headrace run`: one worker over a folder (see behave.py's gate_ kind)."""
 
 from pathlib import Path
 
