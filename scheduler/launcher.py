@@ -8,6 +8,7 @@ name (commas included) reaches the run as it is.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -39,6 +40,14 @@ TERMINATED = (
 )
 #: The error of a run a user canceled (as the engine's runner words it).
 USER_CANCEL = "canceled by the user (KeyboardInterrupt)"
+#: What the daemon sends a child once it has recorded the child's process (``release``).
+GO = b"go\n"
+#: A child's exit code when the daemon died before releasing it: it ran nothing.
+NOT_RELEASED = 3
+NOT_RELEASED_TEXT = (
+    "the scheduler daemon ended before it recorded this run's process, so it ran nothing; "
+    "the next daemon fires it again"
+)
 #: A Path data parameter given several files gets this folder of only them, per run.
 INPUTS_DIR = "trigger-inputs"
 
@@ -102,6 +111,17 @@ class ProcessChild:
         self.popen = popen
         self.pid = popen.pid
 
+    def release(self) -> None:
+        """Tell the child it may run (the daemon has recorded its process)."""
+        pipe = self.popen.stdin
+        if pipe is None:
+            return
+        with contextlib.suppress(OSError):  # it died already: reap() settles it
+            pipe.write(GO)
+            pipe.flush()
+        with contextlib.suppress(OSError):
+            pipe.close()
+
     def poll(self) -> int | None:
         """The exit code, or None while it runs."""
         return self.popen.poll()
@@ -130,6 +150,12 @@ class SubprocessLauncher:
     A child process isolates user code from the daemon and picks up edited pipeline files.
     Its output goes to ``<workspace>/scheduler-logs/<run id>.log``; it runs in its own
     session, so a Ctrl-C at the daemon's terminal reaches runs only through the daemon.
+
+    The child runs nothing until the daemon, having recorded its process id, releases it
+    (``ProcessChild.release``) through its stdin. A daemon killed between the two (SIGKILL,
+    OOM) closes that pipe, and the child exits without a run: the next daemon finds a firing
+    with no run and no live process and fires it again, once. Without the wait, the child
+    could be running unrecorded while the next daemon fired the same firing a second time.
     """
 
     def start(self, firing: Firing, pipeline: str, workspace: Path) -> Child:
@@ -153,7 +179,7 @@ class SubprocessLauncher:
         with open(logs / f"{firing.run_id}.log", "ab") as out:
             popen = subprocess.Popen(
                 [sys.executable, "-c", code, str(path)],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -168,12 +194,30 @@ def main(argv: list[str] | None = None) -> NoReturn:
     the run Completed (1 when it did not, 2 for a pipeline or parameter error, 130 when
     canceled)."""
     request_file = Path((sys.argv[1:] if argv is None else argv)[0])
+    if not _released():
+        print(NOT_RELEASED_TEXT, file=sys.stderr, flush=True)
+        request_file.unlink(missing_ok=True)
+        sys.exit(NOT_RELEASED)
     request = json.loads(request_file.read_text())
     try:
         code = run_request(request)
     finally:
         request_file.unlink(missing_ok=True)
     sys.exit(code)
+
+
+def _released() -> bool:
+    """Wait for the daemon's go on stdin (EOF: the daemon died before it recorded this
+    process); stdin then reads as empty, as a user's code expects of a background run."""
+    try:
+        line = sys.stdin.buffer.readline()
+    except (OSError, ValueError, AttributeError):  # no stdin at all: started by hand
+        line = GO
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+    return line == GO
 
 
 def run_request(request: dict[str, Any]) -> int:

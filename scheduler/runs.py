@@ -143,6 +143,9 @@ class Runs:
         pid = getattr(child, "pid", None)
         if isinstance(pid, int):
             self.store.set_child(firing.run_id, pid, process_start_time(pid))
+        release = getattr(child, "release", None)
+        if release is not None:  # recorded: it may run (see SubprocessLauncher)
+            release()
         shown = json.dumps(firing.params) if firing.params else ""
         log.log(
             logging.INFO if firing.attempt <= 2 else logging.DEBUG,

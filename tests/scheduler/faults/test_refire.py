@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -148,3 +150,50 @@ def test_a_refire_gets_the_next_attempt_id_recorded_before_its_launch(ws):
 
 def row_note(ws: Workspace) -> str:
     return ws.history.query("SELECT note FROM firings")[0]["note"]
+
+
+KILLED_AFTER_POPEN = """
+import os, signal, sys
+from pathlib import Path
+from headrace.engine import Workspace
+from headrace.scheduler.launcher import SubprocessLauncher
+from headrace.scheduler.store import RUNNING, SchedulerStore
+ws = Workspace(sys.argv[1])
+store = SchedulerStore(ws.history)
+firing = store.firing(sys.argv[2])
+store.set_state(firing.run_id, RUNNING, 0.0)
+child = SubprocessLauncher().start(firing, sys.argv[3], ws.root)
+print(child.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # the daemon dies before it records the child
+"""
+
+
+def test_a_child_the_killed_daemon_never_recorded_runs_nothing_and_fires_once(ws, tmp_path):
+    """SIGKILL between starting a firing's process and recording its pid: the process runs
+    nothing (it waits for the daemon's go), so the next daemon's re-fire is the only run."""
+    Schedule.create("s", f"{BASIC_PIPELINES}:sleepy", every="1d", workspace=ws)
+    store = SchedulerStore(ws.history)
+    base = "sched-s-20260301T010000Z"
+    store.insert_firings([Firing(base, "s", 0.0, "schedule", PENDING, {})], 0.0)
+    script = tmp_path / "daemon_dies.py"
+    script.write_text(KILLED_AFTER_POPEN)
+    target = f"{BASIC_PIPELINES}:sleepy"
+    done = subprocess.run(
+        [sys.executable, str(script), str(ws.root), base, target],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    pid = int(done.stdout.split()[0])
+    wait_for(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), 30)
+    log = (ws.root / "scheduler-logs" / f"{base}.log").read_text()
+    assert "ended before it recorded this run's process, so it ran nothing" in log
+    assert ws.history.get_run(base) is None  # it never started the run
+    assert store.firing(base).child_pid is None and store.firing(base).state == RUNNING
+    launcher = FakeLauncher()
+    d = Daemon(ws, launcher=launcher)
+    d.recover()
+    d.step()
+    d.step()
+    assert launcher.run_ids == [f"{base}-a2"]  # fired again, once
