@@ -1,24 +1,23 @@
 """The Dask pool of a parallel-run step: mini-batches go to the cluster's worker processes.
 
-Used when the step itself runs on the dask executor. Each worker process starts one session
-(one init()) per step; results are committed to the shared artifact store where they are
-scored. One mini-batch per worker is in flight at a time, so a mini-batch with no result
-``run_invocation_timeout`` (plus a few seconds of transfer) after it was sent is given up:
-counted as a failed attempt and tried again. Python cannot interrupt the running call, so
-that worker stays busy until run() returns; a worker process that dies is Dask's to
-replace, and its mini-batch counts a failed attempt.
+Used when the step itself runs on the dask executor. Each Dask worker process scores in a
+worker process of its own per step (one init() there, ``remote.py``); results are committed
+to the shared artifact store where they are scored. One mini-batch per Dask worker is in
+flight at a time. That worker process enforces ``run_invocation_timeout`` (it is killed and
+replaced) and reports one that dies, so the mini-batch counts a failed attempt either way;
+a Dask task with no result a few seconds past the timeout (a Dask worker lost) is given up
+here and counts one too.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ParallelRunError
 from ..execution.executors.dask_fanout import Fanout
-from .remote import process_remote
+from .remote import process_remote, remote_shared
 from .worker import Outcome, Setup, Task
 
 TICK = 0.5
@@ -36,7 +35,7 @@ class DaskPool:
     """
 
     def __init__(self, setup: Setup, size: int | None, timeout: float, where: str):
-        self.fanout = Fanout(process_remote, pickle.dumps(setup))
+        self.fanout = Fanout(process_remote, remote_shared(setup, timeout, where))
         self.limit, self.timeout, self.where = size, timeout, where
         self.size = 1
         self.label = setup.entry.label
@@ -88,6 +87,8 @@ class DaskPool:
                 f"({type(error).__name__}: {error}); a worker may have died",
             )
         if result.status == "init_failed":
+            if not result.traceback:  # the worker process died in the import or init()
+                raise ParallelRunError(f"{result.error} (on a Dask worker)")
             raise ParallelRunError(
                 f"{self.where}: init() of the entry {self.label} raised {result.error} on a "
                 f"Dask worker; the step stopped (fix init(), then run again). The entry's "
@@ -106,5 +107,5 @@ class DaskPool:
                     task.key,
                     error=f"TimeoutError: no result within run_invocation_timeout="
                     f"{self.timeout:g}s (+{SLACK:g}s transfer) on the Dask cluster; the mini-batch "
-                    "was given up (its worker stays busy until run() returns)",
+                    "was given up (its Dask worker may be lost)",
                 )

@@ -126,6 +126,7 @@ class LocalPool:
         self.pending: deque[Task] = deque()
         self.workers: list[_Worker] = []
         self.recent = 0.0  # how long attempts take, smoothed (0: none seen yet)
+        self.init_error: tuple[str, str] | None = None  # what init() raised, its traceback
 
     def __enter__(self) -> LocalPool:
         self.workers = [self._spawn() for _ in range(self.size)]
@@ -204,6 +205,7 @@ class LocalPool:
         if kind == "ready":
             w.ready, w.name = True, payload
         elif kind == "init_failed":
+            self.init_error = (payload, text)
             raise ParallelRunError(
                 f"{self.where}: init() of the entry {self.label} raised {payload}; the step "
                 f"stopped (fix init(), then run again). The entry's traceback:\n{text}"

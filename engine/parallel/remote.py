@@ -1,92 +1,77 @@
-"""Mini-batches on Dask workers: one session (so one init()) per worker process and step."""
+"""Mini-batches on Dask workers: each Dask worker process scores them in a worker of its own.
+
+A Dask worker process does not run the entry itself: it starts a local worker process per
+step (``pool.LocalPool`` of one, so one init() per Dask worker and step) and hands it the
+mini-batches sent to it. An entry that calls ``os._exit``, crashes in native code, runs out
+of memory or outlives ``run_invocation_timeout`` takes down only that process: the Dask
+worker (which may also be running the step's own task) lives on, the mini-batch counts a
+failed attempt, and a new worker process takes its place. Each step's module globals,
+``environment_variables=`` and ``arguments=`` stay in its own process.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import pickle
 import threading
-import types
 from collections import OrderedDict
-from collections.abc import Iterator
-from typing import Any
 
+from ..errors import ParallelRunError
 from ..fingerprint.digest import hash_bytes
-from .invocation import entry_setting
-from .worker import Outcome, Session, Setup, Task, entry_traceback
+from .pool import LocalPool, Spares
+from .worker import Outcome, Setup, Task
 
-KEEP = 2  # sessions kept per worker process (older ones are shut down)
+KEEP = 2  # steps' worker processes kept per Dask worker (older ones are shut down)
 
-_sessions: OrderedDict[str, Session | BaseException] = OrderedDict()
+_pools: OrderedDict[str, LocalPool | Outcome] = OrderedDict()  # an Outcome: init() failed
 _lock = threading.Lock()
 
 
-def process_remote(setup: bytes, task: Task) -> Outcome:
-    """Score ``task`` in this worker process's session for ``setup`` (started on first use).
+def remote_shared(setup: Setup, timeout: float, where: str) -> bytes:
+    """What every call of :func:`process_remote` gets for a step."""
+    return pickle.dumps((setup, timeout, where))
 
-    Calls are serialized per process: an entry sees one mini-batch at a time, as in the
-    local pool, whatever the worker's thread count. The step's ``environment_variables=``
-    and ``arguments=`` are set for each call and restored after it: the process hosts other
-    steps' sessions, and later steps of other pipelines.
+
+def process_remote(shared: bytes, task: Task) -> Outcome:
+    """Score ``task`` in this Dask worker's worker process for the step (started on first use).
+
+    Calls are serialized per Dask worker process: the entry sees one mini-batch at a time,
+    as in the local pool, whatever the Dask worker's thread count.
     """
-    key = hash_bytes(setup)
+    key = hash_bytes(shared)
     with _lock:
-        session = _sessions.get(key)
-        if session is None:
-            session = _start(key, setup)
-        if isinstance(session, BaseException):
-            exc = session
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _start(key, shared)
+        _pools.move_to_end(key)
+        if isinstance(pool, Outcome):  # its init() failed here: every later call fails fast
             return Outcome(
-                task.batch,
-                task.attempt,
-                "init_failed",
-                error=f"{type(exc).__name__}: {exc}",
-                traceback=entry_traceback(exc),
+                task.batch, task.attempt, "init_failed", error=pool.error, traceback=pool.traceback
             )
-        with _setting(session.setup), _own_globals(key, session):
-            return session.process(task)
+        pool.submit(task)
+        try:
+            for outcome in pool.outcomes():
+                if outcome is not None:  # one attempt in flight: this is its outcome
+                    return outcome
+        except ParallelRunError as exc:  # init() raised, or the process died in it
+            error, traceback = pool.init_error or (str(exc), "")
+            failed = Outcome(
+                task.batch, task.attempt, "init_failed", error=error, traceback=traceback
+            )
+            _pools[key] = failed
+            pool.close(graceful=False)
+            return failed
+    raise ParallelRunError(f"the worker process gave no outcome for mini-batch {task.batch}")
 
 
-def _setting(setup: Setup) -> contextlib.AbstractContextManager[None]:
-    return entry_setting(setup.entry.label, setup.arguments, tuple(setup.env.items()))
-
-
-_globals: dict[str, dict[str, Any]] = {}  # session key -> its module entry's globals
-
-
-@contextlib.contextmanager
-def _own_globals(key: str, session: Session) -> Iterator[None]:
-    """A module entry's globals as this session's init() and runs left them.
-
-    Two steps with one module entry (``entry="pkg.score"``) share the module object in this
-    process, and an Azure entry keeps what init() loads in module globals: each session's
-    are put back before its call and kept after it (calls are serialized here). The module
-    stays the one ``import`` gives, so its classes still pickle by reference.
-    """
-    module = session.entry if isinstance(session.entry, types.ModuleType) else None
-    if module is not None and key in _globals:
-        vars(module).update(_globals[key])
-    try:
-        yield
-    finally:
-        if module is not None:
-            _globals[key] = dict(vars(module))
-
-
-def _start(key: str, setup: bytes) -> Session | BaseException:
-    started: Session | BaseException
-    try:
-        spec = pickle.loads(setup)
-        with _setting(spec):
-            started = Session(spec)
-        with _own_globals(key, started):  # what its init() left
-            pass
-    except Exception as exc:  # init() raised: every later call here fails fast too
-        started = exc
-    _sessions[key] = started
-    while len(_sessions) > KEEP:
-        gone, old = _sessions.popitem(last=False)
-        if isinstance(old, Session):
-            with contextlib.suppress(Exception), _own_globals(gone, old):  # shutdown() failing
-                old.close()  # ends nothing here
-        _globals.pop(gone, None)
-    return started
+def _start(key: str, shared: bytes) -> LocalPool:
+    setup, timeout, where = pickle.loads(shared)
+    pool = LocalPool(setup, 1, timeout, where, Spares(1, setup.env))
+    pool.__enter__()
+    _pools[key] = pool
+    while len(_pools) > KEEP:
+        _, old = _pools.popitem(last=False)
+        if isinstance(old, LocalPool):
+            with contextlib.suppress(Exception):
+                old.close(graceful=True)  # its shutdown() runs
+    return pool

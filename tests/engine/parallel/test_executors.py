@@ -22,6 +22,10 @@ def _inits(counter: Path) -> list[str]:
     return [p.name.split("-")[1] for p in counter.glob("init-*")]
 
 
+def _init_parents(counter: Path) -> list[str]:
+    return [p.name.split("-")[2] for p in counter.glob("init-*")]
+
+
 @pytest.mark.slow
 def test_dask_workers_score_mini_batches_with_init_once_per_worker(
     ws: Workspace, tmp_path: Path, dask_client
@@ -35,9 +39,10 @@ def test_dask_workers_score_mini_batches_with_init_once_per_worker(
     results = run.outputs["results"].load()
     assert results["file"].tolist() == names
     worker_pids = {str(p) for p in dask_client.run(lambda: __import__("os").getpid()).values()}
-    inits = _inits(counter)
+    inits, parents = _inits(counter), _init_parents(counter)
     assert len(inits) == len(set(inits))  # one init() per worker process
-    assert set(inits) <= worker_pids and {str(p) for p in results["pid"]} <= set(inits)
+    assert len(parents) == len(set(parents)) and set(parents) <= worker_pids  # one per Dask worker
+    assert {str(p) for p in results["pid"]} <= set(inits)
     assert len(calls(counter)) == 8
     assert {b["worker"].rsplit(":", 1)[-1] for b in run.steps["pids"].batches} <= set(inits)
     # results were committed to the shared store: two new files score only their batch
@@ -112,3 +117,44 @@ def test_dask_keeps_to_max_concurrency(ws: Workspace, tmp_path: Path, dask_clien
     spans = sorted(json.loads(p.read_text()) for p in (tmp_path / "spans").glob("*.json"))
     assert len(spans) == 6
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
+
+
+behave = parallel_run(
+    entry=ENTRIES / "behave.py",
+    name="behave",
+    mini_batch_size=1,
+    run_max_try=2,
+    run_invocation_timeout=3,
+)
+
+
+@pipeline(name="dask-faults")
+def faults(folder: Path, counter: str):
+    return {"results": behave(data=folder, counter=counter).outputs.results}
+
+
+@pytest.mark.slow
+def test_dask_a_mini_batch_that_exits_or_hangs_costs_an_attempt_not_the_dask_worker(
+    ws: Workspace, tmp_path: Path, dask_client
+) -> None:
+    """os._exit in run() and a run() past run_invocation_timeout kill only the worker process
+    scoring for the Dask worker: each counts its attempts, the others are scored, and the
+    Dask workers (one of which runs the step itself) live on."""
+    folder, counter = tmp_path / "in", tmp_path / "counter"
+    names = [f"ok_{i:02d}" for i in range(8)] + ["exit_00", "sleep_00"]
+    write_files(folder, names)
+    before = dask_client.run(lambda: __import__("os").getpid())
+    executor = make_executor("dask", client=dask_client)
+    params = {"folder": str(folder), "counter": str(counter)}
+    run = faults.submit(params=params, workspace=ws, executor=executor).raise_for_status()
+    results = run.outputs["results"].load()
+    assert results["file"].tolist() == [n for n in sorted(names) if n.startswith("ok_")]
+    batches = run.steps["behave"].batches
+    failed = {sorted(names)[b["id"]]: b for b in batches if b["status"] == "Failed"}
+    assert set(failed) == {"exit_00", "sleep_00"}
+    assert failed["exit_00"]["attempts"] == 2 and "WorkerDied" in failed["exit_00"]["error"]
+    assert "exited (exit code 7)" in failed["exit_00"]["error"]
+    assert failed["sleep_00"]["attempts"] == 2
+    assert "took longer than run_invocation_timeout=3s" in failed["sleep_00"]["error"]
+    assert dask_client.run(lambda: __import__("os").getpid()) == before  # no Dask worker died
+    assert run.steps["behave"].metrics["mini_batches_failed"] == 2

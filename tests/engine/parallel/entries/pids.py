@@ -1,4 +1,4 @@
-"""Module-style entry that records which process ran init() and each run()."""
+"""Module-style entry that records which process ran init() (and its parent) and each run()."""
 
 import os
 import uuid
@@ -13,7 +13,7 @@ def init(counter):
     global _counter
     _counter = Path(counter)
     _counter.mkdir(parents=True, exist_ok=True)
-    (_counter / f"init-{os.getpid()}-{uuid.uuid4().hex}").touch()
+    (_counter / f"init-{os.getpid()}-{os.getppid()}-{uuid.uuid4().hex}").touch()
 
 
 def run(mini_batch):
