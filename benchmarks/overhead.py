@@ -122,7 +122,7 @@ def linearity(small: int, big: int, root: Path) -> list[tuple[str, float, float]
     The parts: a fully reused run (reuse lookups, state updates, run records), drawing the
     DAG as text, and making run ids.
     """
-    from headrace.engine.execution.runner import new_run_id
+    from headrace.engine.execution.submit import new_run_id
     from headrace.engine.render.dag import render_text
 
     out = []

@@ -108,8 +108,8 @@ class Pipeline(PipelineLike):
         return tuple(params)
 
     def submit(self, params: Mapping[str, Any] | None = None, **options: Any) -> PipelineRun:
-        """Run the pipeline and wait for it; see :func:`headrace.engine.execution.runner.submit`."""
-        from ..execution.runner import submit
+        """Run the pipeline and wait for it; see :func:`headrace.engine.execution.submit.submit`."""
+        from ..execution.submit import submit
 
         return submit(self, params, **options)
 
