@@ -146,15 +146,20 @@ def ast_local(node: ast.AST) -> Local:
         defs = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
         if isinstance(sub, defs) and has_docstring(sub.body):
             sub.body = sub.body[1:] or [ast.Pass()]
+    names, chains = _loads(node)
+    hasher = domain_hasher(CODE)
+    update_str(hasher, ast.dump(node, annotate_fields=True, include_attributes=False))
+    return Local(hasher.hexdigest(), names, chains, body_imports(node))
+
+
+def _loads(node: ast.AST) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+    """The names ``node`` loads, and the ``a.b.c`` attribute chains it reads."""
     names = frozenset(
         sub.id
         for sub in ast.walk(node)
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load)
     )
-    chains = frozenset(chain for sub in ast.walk(node) if (chain := _chain(sub)))
-    hasher = domain_hasher(CODE)
-    update_str(hasher, ast.dump(node, annotate_fields=True, include_attributes=False))
-    return Local(hasher.hexdigest(), names, chains, body_imports(node))
+    return names, frozenset(chain for sub in ast.walk(node) if (chain := _chain(sub)))
 
 
 def body_imports(node: ast.AST) -> tuple[tuple[str, str, str | None, int], ...]:
@@ -174,12 +179,7 @@ def body_imports(node: ast.AST) -> tuple[tuple[str, str, str | None, int], ...]:
 def statements_local(stmts: list[ast.stmt]) -> Local:
     """Module-level statements as one ingredient: their AST, and the names they use."""
     module = ast.Module(body=list(stmts), type_ignores=[])
-    names = frozenset(
-        sub.id
-        for sub in ast.walk(module)
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load)
-    )
-    chains = frozenset(chain for sub in ast.walk(module) if (chain := _chain(sub)))
+    names, chains = _loads(module)
     hasher = domain_hasher(CODE)
     for stmt in stmts:
         update_str(hasher, ast.dump(stmt, annotate_fields=True, include_attributes=False))
