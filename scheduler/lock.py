@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from headrace.engine.errors import HeadraceError
-from headrace.engine.store.database import pid_alive, process_start_time
+from headrace.engine.store.processes import pid_alive, process_start_time
 
 #: In the workspace: the running daemon's pid file (JSON) and, with ``--detach``, its log.
 PID_FILE, LOG_FILE = "daemon.pid", "daemon.log"

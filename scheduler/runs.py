@@ -19,8 +19,8 @@ from collections.abc import Mapping
 
 from headrace.engine.errors import RunExistsError
 from headrace.engine.status import Status
-from headrace.engine.store.database import pid_alive, process_start_time
 from headrace.engine.store.history import RUN_DIED
+from headrace.engine.store.processes import pid_alive, process_start_time
 from headrace.engine.store.workspace import Workspace
 from headrace.scheduler.launcher import (
     STOPPED,

@@ -1,21 +1,23 @@
-"""The workspace database: SQLite file, pragmas, transactions, schema-version check, BatchWriter."""
+"""The workspace database: SQLite file, pragmas, transactions, schema-version check."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
-import queue
 import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkspaceError
+
+if TYPE_CHECKING:
+    from .batch_writer import BatchWriter
 
 SCHEMA_VERSION = 1
 """The layout of every table this version of headrace reads and writes."""
@@ -85,7 +87,7 @@ class Database:
             except BaseException as exc:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error) and _explainable(exc):
+                if isinstance(exc, sqlite3.Error) and explainable(exc):
                     raise explain(self.path, exc) from exc
                 raise
             try:
@@ -112,7 +114,7 @@ class Database:
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
         except sqlite3.Error as exc:
-            if _explainable(exc):
+            if explainable(exc):
                 raise explain(self.path, exc) from exc
             raise
 
@@ -159,6 +161,8 @@ class Database:
 
     def writer(self) -> BatchWriter:
         """A background writer that groups many writes into each transaction."""
+        from .batch_writer import BatchWriter
+
         return BatchWriter(self)
 
     def close(self) -> None:
@@ -268,7 +272,7 @@ def explain(path: Path, exc: BaseException) -> WorkspaceError:
     return WorkspaceError(f"the workspace database {path} {why} ({exc})")
 
 
-def _explainable(exc: sqlite3.Error) -> bool:
+def explainable(exc: sqlite3.Error) -> bool:
     """Errors of the database itself (not a caller's constraint or SQL mistake)."""
     mistakes = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
     return not isinstance(exc, mistakes)
@@ -302,182 +306,3 @@ def check_schema_version(path: Path, recorded: str) -> None:
 def statements(schema: str) -> list[str]:
     """The statements of a ``;``-separated schema script."""
     return [s.strip() for s in schema.split(";") if s.strip()]
-
-
-def process_start_time(pid: int) -> str | None:
-    """When process ``pid`` started, as an opaque token, or None when it cannot be read.
-
-    Recorded with a pid so that a later, unrelated process given the same (reused) pid is not
-    taken for it: Linux ``/proc/<pid>/stat`` field 22 (clock ticks since boot), else psutil's
-    creation time when psutil is installed.
-    """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return fields[19].decode()  # field 22; fields[0] is field 3 (the state)
-    except (OSError, IndexError, UnicodeDecodeError):
-        pass
-    try:
-        import psutil
-
-        return repr(psutil.Process(pid).create_time())
-    except Exception:  # not installed, no such process, no permission
-        return None
-
-
-def pid_alive(pid: int, started: str | None = None) -> bool:
-    """Whether a process with this id runs on this machine (also when another user owns it).
-
-    The one liveness check of headrace (run records, the scheduler, the Prefect server). A
-    zombie (ended, not yet reaped by its parent) is not alive, where ``/proc`` shows it.
-
-    Args:
-        pid: The process id.
-        started: The process's ``process_start_time`` as recorded with the pid; a process
-            with this id that started at another time reuses the id of a dead one (not alive).
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        pass
-    except (OverflowError, ValueError):  # not a pid at all
-        return False
-    if started is not None:
-        now = process_start_time(pid)
-        if now is not None and now != started:
-            return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):  # no /proc (macOS): signal 0 reached it
-        return True
-
-
-GATHER = 0.002  # seconds the history writer gathers writes before it commits them
-
-
-class BatchWriter:
-    """Applies history writes on a background thread, as many per transaction as are waiting.
-
-    The runner's loop then never waits for SQLite: a 1,000-step chain costs a handful of
-    commits instead of two per step. Once a write arrives, the thread gathers what follows
-    for up to ``GATHER`` seconds before it commits (waking for every write, it took the
-    interpreter lock from the step threads twice per step); :meth:`flush` and :meth:`close`
-    cut that wait short. :meth:`flush` waits until everything queued is committed and
-    re-raises a failed write.
-
-    Consecutive ops that share a ``batched`` attribute (a function of the connection and the
-    list of those ops with their arguments) are applied by one call of it: a 1,000-step run
-    is recorded in a few statements (``run_writes.py``).
-
-    Args:
-        history: the database to write to.
-    """
-
-    def __init__(self, history: Database):
-        self.history = history
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._urgent = threading.Event()  # someone waits for the queue to be written
-        self._error: BaseException | None = None
-        self._closed = False
-        self._thread = threading.Thread(target=self._loop, name="headrace-history", daemon=True)
-        self._thread.start()
-
-    def put(self, op: Callable[..., None], *args: Any) -> None:
-        """Queue ``op(connection, *args)``."""
-        if self._closed:
-            raise RuntimeError("history writer is closed")
-        self._queue.put((op, args))
-
-    def _loop(self) -> None:
-        while True:
-            items = [self._queue.get()]
-            if isinstance(items[0], tuple):  # more are on their way: one transaction for all
-                self._urgent.wait(GATHER)
-            self._urgent.clear()
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            ops = [i for i in items if isinstance(i, tuple)]
-            try:
-                if ops:
-                    self._write(ops)
-            except BaseException as exc:  # reported by flush(): the first one
-                self._error = self._error or exc
-            for i in items:
-                if isinstance(i, threading.Event):
-                    i.set()
-            if any(i is None for i in items):
-                return
-
-    def _write(self, ops: list[tuple[Callable[..., None], tuple[Any, ...]]]) -> None:
-        """Commit ``ops`` in one transaction; when one fails, all again, each in a savepoint
-        (so only the failing one is undone), which costs two statements per op only then."""
-        try:
-            with self.history.transaction() as c:
-                for op, args in _merged(ops):
-                    op(c, *args)
-            return
-        except (WorkspaceError, sqlite3.OperationalError) as exc:  # rolled back whole
-            if isinstance(exc, WorkspaceError) or "locked" in str(exc) or "busy" in str(exc):
-                raise  # the database's fault (a lock outlasted the busy timeout): no op's
-        except Exception:  # rolled back whole: nothing of it was committed
-            pass
-        with self.history.transaction() as c:
-            for op, args in ops:
-                self._apply(c, op, args)
-
-    def _apply(self, c: sqlite3.Connection, op: Callable[..., None], args: tuple[Any, ...]) -> None:
-        """Apply one write in a savepoint: a failing write is undone alone and reported."""
-        c.execute("SAVEPOINT op")
-        try:
-            op(c, *args)
-        except Exception as exc:
-            c.execute("ROLLBACK TO op")
-            self._error = self._error or exc
-        c.execute("RELEASE op")
-
-    def flush(self) -> None:
-        """Wait until every queued write is committed; re-raise a write that failed."""
-        if not self._closed:
-            done = threading.Event()
-            self._queue.put(done)
-            self._urgent.set()
-            done.wait()
-        if self._error is not None:
-            error = self._error
-            if isinstance(error, sqlite3.Error) and _explainable(error):
-                raise explain(self.history.path, error) from error
-            raise error
-
-    def close(self) -> None:
-        """Flush and stop the thread (a second call only re-checks for errors)."""
-        if not self._closed:
-            self._queue.put(None)
-            self._urgent.set()
-            self._thread.join()
-            self._closed = True
-        self.flush()
-
-
-def _merged(
-    ops: list[tuple[Callable[..., None], tuple[Any, ...]]],
-) -> list[tuple[Callable[..., None], tuple[Any, ...]]]:
-    """``ops`` with each run of consecutive ops that share a ``batched`` function made one
-    call of it (given the ops with their arguments)."""
-    out: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
-    run: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
-    for i, (op, args) in enumerate(ops):
-        batched = getattr(op, "batched", None)
-        if batched is None:
-            out.append((op, args))
-            continue
-        run.append((op, args))
-        if i + 1 == len(ops) or getattr(ops[i + 1][0], "batched", None) is not batched:
-            out.append((batched, (run,)) if len(run) > 1 else (op, args))
-            run = []
-    return out

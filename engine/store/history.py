@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import RunExistsError
 from ..status import Status
 from .artifacts import ArtifactRecord
-from .database import pid_alive, process_start_time
+from .processes import pid_alive, process_start_time
 from .run_records import RUN_DIED, RunRecords
 from .run_writes import artifact_row, update_run_op, update_steps_op
 from .stored_values import SCHEMA as STORED_VALUES_SCHEMA

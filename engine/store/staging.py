@@ -13,7 +13,7 @@ import os
 import re
 import uuid
 
-from .database import pid_alive
+from .processes import pid_alive
 
 _OWNED = re.compile(r"^(?:out-)?(\d+)-")
 

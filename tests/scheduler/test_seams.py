@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 from headrace.engine import Status, Workspace
 from headrace.engine.cli import console
 from headrace.engine.errors import HeadraceError, ParameterError
-from headrace.engine.store.database import pid_alive
 from headrace.engine.store.durations import parse_duration, seconds
 from headrace.engine.store.gc import parse_age
+from headrace.engine.store.processes import pid_alive
 from headrace.engine.types import PATH, PATHS, kind_of
 from headrace.scheduler import Cron, Daemon, Schedule, ScheduleError, parse_every
 from headrace.scheduler import cli as scheduler_cli

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from headrace.engine.errors import WorkspaceError
-from headrace.engine.store.database import SCHEMA_VERSION, Database, pid_alive
+from headrace.engine.store.database import SCHEMA_VERSION, Database
+from headrace.engine.store.processes import pid_alive
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER)"
 

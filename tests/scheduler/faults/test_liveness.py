@@ -11,8 +11,8 @@ import pytest
 
 from headrace.engine import Workspace
 from headrace.engine.status import Status
-from headrace.engine.store.database import pid_alive, process_start_time
 from headrace.engine.store.history import RUN_DIED, History
+from headrace.engine.store.processes import pid_alive, process_start_time
 from headrace.scheduler import Daemon, Schedule
 from headrace.scheduler.store import DONE, RUNNING, Firing, SchedulerStore
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ....errors import PrefectServerError
-from ....store.database import pid_alive
+from ....store.processes import pid_alive
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
