@@ -6,10 +6,13 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkspaceError
-from .database import Database, explain, explainable
+from .db_errors import explain, explainable
+
+if TYPE_CHECKING:
+    from .database import Database
 
 GATHER = 0.002  # seconds the history writer gathers writes before it commits them
 
