@@ -42,7 +42,7 @@ import re
 from calendar import monthrange
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,21 +55,19 @@ from headrace.scheduler.cron import (
     earliest_after,
     fields_of,
     fire_floor,
-    resolve_wall,
     scan_start,
     start_time_of,
     to_instant,
     wall_of,
     zone_named,
 )
+from headrace.scheduler.wall_steps import next_on_wall
 
 FREQUENCIES = ("Minute", "Hour", "Day", "Week", "Month")
 WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _HHMM = re.compile(r"\s*(\d{1,2}):(\d{2})\s*")
 #: Where weeks are counted from without a start time: the Monday before 1970-01-01.
 _FIRST_MONDAY = date(1969, 12, 29)
-_US = timedelta(microseconds=1)
-_DAY = timedelta(days=1)
 
 
 def _canonical_frequency(value: Any) -> str:
@@ -134,72 +132,6 @@ def _times_text(times: list[time]) -> str:
     if len(times) > 6:
         return f"{len(times)} times a day from {times[0]:%H:%M} to {times[-1]:%H:%M}"
     return "at " + ", ".join(t.strftime("%H:%M:%S" if t.second else "%H:%M") for t in times)
-
-
-def _offset(instant: datetime, zone: ZoneInfo) -> timedelta:
-    return instant.astimezone(zone).utcoffset() or timedelta(0)
-
-
-def _change_after(zone: ZoneInfo, low: datetime, high: datetime) -> datetime:
-    """The first instant in (low, high] whose UTC offset differs from low's (high's does)."""
-    offset = _offset(low, zone)
-    while high - low > _US:
-        middle = low + (high - low) // 2
-        low, high = (middle, high) if _offset(middle, zone) == offset else (low, middle)
-    return high
-
-
-def next_on_wall(anchor: datetime, step: timedelta, zone: ZoneInfo, floor: datetime) -> datetime:
-    """The first fire after ``floor`` of the wall times ``anchor + k * step`` in ``zone``.
-
-    The ``Minute``/``Hour`` rule of the module docstring: a wall time in a spring-forward gap
-    fires shifted by it unless ``step`` is no longer than the gap; a repeated wall time fires
-    in its second occurrence too if ``step`` is no longer than the repeat.
-
-    Args:
-        anchor: A naive wall time the steps count from.
-        step: The interval.
-        zone: The time zone of the wall times.
-        floor: An aware instant; the fire is strictly after it.
-    """
-    t, offset = floor, _offset(floor, zone)
-    gap = offset - _offset(floor - _DAY, zone)
-    if timedelta(0) < gap < step:  # a wall time of the gap may fire shifted to after floor
-        change = _change_after(zone, floor - _DAY, floor)
-        if floor < change + gap:
-            t = change - 2 * _US  # the walk takes the offset just after t: the one before
-    while (fire := _walk(anchor, step, zone, t)) <= floor:
-        t = fire
-    return fire
-
-
-def _walk(anchor: datetime, step: timedelta, zone: ZoneInfo, t: datetime) -> datetime:
-    """``next_on_wall`` from ``t``, if no wall time of a gap before ``t`` fires after it.
-
-    Walks stretches of constant UTC offset (as ``cron.next_on_the_clock`` does): within one,
-    wall times and instants move together; offset changes are found by bisection.
-    """
-    while True:
-        offset = _offset(t + _US, zone)
-        wall = (t + offset).replace(tzinfo=None)
-        member = anchor + ((wall - anchor) // step + 1) * step
-        fire = (member - offset).replace(tzinfo=UTC)
-        probe = min(fire, t + _DAY)
-        if _offset(probe, zone) == offset:
-            if probe < fire:  # no change for a day: offset changes are 3 days apart or more
-                t = max(probe, fire - 3 * _DAY)
-                continue
-            first = resolve_wall(member, zone)
-            if first == fire or step <= fire - first:  # not a repeat, or on the clock
-                return fire
-            t = fire
-            continue
-        change = _change_after(zone, t + _US, probe)
-        gap = _offset(change, zone) - offset
-        past_gap = (change + offset + gap).replace(tzinfo=None)
-        if timedelta(0) < gap < step and member < past_gap:
-            return fire  # in the gap, shifted forward by it
-        t = change - _US
 
 
 @dataclass(frozen=True)
