@@ -191,16 +191,17 @@ def _next_wall(spec: CronSpec, wall: datetime) -> datetime | None:
     return next(cron_walls(spec, minute), None)
 
 
-def _offset(instant: datetime, zone: ZoneInfo) -> timedelta:
+def offset_at(instant: datetime, zone: ZoneInfo) -> timedelta:
+    """The UTC offset of ``zone`` at ``instant``."""
     return instant.astimezone(zone).utcoffset() or timedelta(0)
 
 
-def _first_change(zone: ZoneInfo, low: datetime, high: datetime) -> datetime:
+def first_change(zone: ZoneInfo, low: datetime, high: datetime) -> datetime:
     """The first instant in (low, high] whose UTC offset differs from low's (one change)."""
-    offset = _offset(low, zone)
+    offset = offset_at(low, zone)
     while high - low > _ONE_US:
         middle = low + (high - low) // 2
-        low, high = (middle, high) if _offset(middle, zone) == offset else (low, middle)
+        low, high = (middle, high) if offset_at(middle, zone) == offset else (low, middle)
     return high
 
 
@@ -213,15 +214,15 @@ def next_on_the_clock(spec: CronSpec, zone: ZoneInfo, floor: datetime) -> dateti
     """
     t = floor + _ONE_US
     while True:
-        offset = _offset(t, zone)
+        offset = offset_at(t, zone)
         wall = (t + offset).replace(tzinfo=None)
         target = _next_wall(spec, wall)
         if target is None:
             return None
         fire = (target - offset).replace(tzinfo=UTC)
         probe = min(fire, t + _DAY)
-        if _offset(probe, zone) != offset:  # at most one change within a day
-            t = _first_change(zone, t, probe)
+        if offset_at(probe, zone) != offset:  # at most one change within a day
+            t = first_change(zone, t, probe)
         elif fire <= probe:
             return fire
         elif target - wall > 4 * _DAY:  # nothing matches before target - 3 days on any clock

@@ -11,24 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from headrace.scheduler.cron import resolve_wall
+from headrace.scheduler.cron import first_change, offset_at, resolve_wall
 
 _US = timedelta(microseconds=1)
 _DAY = timedelta(days=1)
-
-
-def offset_at(instant: datetime, zone: ZoneInfo) -> timedelta:
-    """The UTC offset of ``zone`` at ``instant``."""
-    return instant.astimezone(zone).utcoffset() or timedelta(0)
-
-
-def _change_after(zone: ZoneInfo, low: datetime, high: datetime) -> datetime:
-    """The first instant in (low, high] whose UTC offset differs from low's (high's does)."""
-    offset = offset_at(low, zone)
-    while high - low > _US:
-        middle = low + (high - low) // 2
-        low, high = (middle, high) if offset_at(middle, zone) == offset else (low, middle)
-    return high
 
 
 def next_on_wall(anchor: datetime, step: timedelta, zone: ZoneInfo, floor: datetime) -> datetime:
@@ -47,7 +33,7 @@ def next_on_wall(anchor: datetime, step: timedelta, zone: ZoneInfo, floor: datet
     t, offset = floor, offset_at(floor, zone)
     gap = offset - offset_at(floor - _DAY, zone)
     if timedelta(0) < gap < step:  # a wall time of the gap may fire shifted to after floor
-        change = _change_after(zone, floor - _DAY, floor)
+        change = first_change(zone, floor - _DAY, floor)
         if floor < change + gap:
             t = change - 2 * _US  # the walk takes the offset just after t: the one before
     while (fire := _walk(anchor, step, zone, t)) <= floor:
@@ -76,7 +62,7 @@ def _walk(anchor: datetime, step: timedelta, zone: ZoneInfo, t: datetime) -> dat
                 return fire
             t = fire
             continue
-        change = _change_after(zone, t + _US, probe)
+        change = first_change(zone, t + _US, probe)
         gap = offset_at(change, zone) - offset
         past_gap = (change + offset + gap).replace(tzinfo=None)
         if timedelta(0) < gap < step and member < past_gap:
