@@ -167,6 +167,27 @@ class _Walker:
         self.add(label, local.digest)
         self._resolve(local, label, cells, globals_)
         self._effects(globals_)
+        self._set_on_later(obj, globals_)
+
+    def _set_on_later(self, obj: Any, namespace: dict[str, Any]) -> None:
+        """Statements of its module that change a top-level function or class after its
+        definition (``Cfg.k = 5``, ``helper.scale = 2``, ``setattr(Cfg, ...)``): by source."""
+        name = getattr(obj, "__name__", None)
+        module = module_of(namespace)
+        if (
+            not isinstance(name, str)
+            or getattr(obj, "__qualname__", None) != name
+            or module is None
+            or vars(module).get(name) is not obj
+            or module_kind(module.__name__) != "user"
+        ):
+            return
+        src = self.source_of(module)
+        key = (module.__name__, f"{name}.*")
+        if src is None or src.drifted or name not in src.bindings or key in self.seen_names:
+            return
+        self.seen_names.add(key)
+        self.statements(f"const:{name}.*", src.bindings[name], namespace)
 
     def _effects(self, namespace: dict[str, Any]) -> None:
         """Module-level statements that bind nothing (``random.seed(SEED)``), once per module."""
@@ -223,6 +244,8 @@ class _Walker:
         self.seen_names.add(key)
         if name in src.imports:
             self._imported_value(name, src.imports[name], module, obj)  # type: ignore[arg-type]
+            if name in src.bindings:  # from cfg import LAYERS; LAYERS.append(16): here too
+                self.statements(f"const:{name}.*", src.bindings[name], namespace)
             return
         self.statements(f"const:{name}", src.bindings[name], namespace)
         _warn_if_import_time_value(name, src.bindings[name], module.__name__)  # type: ignore[union-attr]
@@ -345,8 +368,8 @@ class _Walker:
                 self.reference(item, f"{label}[{key}]")
         elif self._is_user(owner := type(obj).__module__):  # an instance of a user class
             self.visit(type(obj), f"class:{type(obj).__qualname__}")
-            if (state := instance_state(obj)) is not None:
-                self.add(f"const:{label}", state)
+            state = instance_state(obj)  # None: it cannot be pickled (warned)
+            self.add(f"const:{label}", state if state is not None else unseen(obj, label))
         else:
             self.add(f"const:{label}", unseen(obj, label))
 

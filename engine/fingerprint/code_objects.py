@@ -72,11 +72,16 @@ def item_key(obj: Any) -> str:
 
 
 def instance_state(obj: Any) -> str | None:
-    """A user-class instance whose attributes are all primitive (a config object) by value."""
+    """A user-class instance by value: its attributes when all are plain values (a config
+    object), else its canonical pickle (``__slots__``, arrays, nested objects); None when it
+    cannot be pickled."""
     try:
         return fingerprint_value(vars(obj))
-    except TypeError:
-        return None
+    except TypeError:  # no __dict__ (__slots__), or a value fingerprint_value cannot take
+        pass
+    from .tables import fingerprint_object
+
+    return fingerprint_object(obj)
 
 
 def closure(fn: types.FunctionType) -> dict[str, Any]:

@@ -35,7 +35,8 @@ class ModuleSource:
     """One loaded module's source, split into what each top-level name is bound by.
 
     Attributes:
-        bindings: name → the top-level statements that assign it (in source order).
+        bindings: name → the top-level statements that assign it or change it in place
+            (``X.append(1)``, ``X.k = 1``), in source order.
         imports: name → (module, attribute or None, level) for ``import``/``from`` bindings.
         effects: top-level statements before the last definition that bind nothing
             (``random.seed(SEED)``, ...).
@@ -188,11 +189,41 @@ def _classify(stmt: ast.stmt, out: ModuleSource, setup: bool = True) -> None:
         return  # runs only as a script, after the definitions: not the steps' code
     names = bound_names(stmt)
     if not names:
+        for root in mutated_names(stmt):  # FEATURES.append("b"): part of how FEATURES is built
+            out.bindings.setdefault(root, []).append(stmt)
         if setup and not _is_docstring(stmt):
             out.effects.append(stmt)
         return
     for name in names:
         out.bindings.setdefault(name, []).append(stmt)
+
+
+def mutated_names(stmt: ast.stmt) -> set[str]:
+    """Names a top-level statement that binds none changes in place, wherever it stands:
+    ``X.append(1)``, ``X.conf.update(a=1)``, ``np.random.seed(1)``, ``setattr(X, "k", 1)``,
+    ``del X[k]`` (attribute and item assignments bind their root: :func:`bound_names`)."""
+    roots: set[str | None] = set()
+    if isinstance(stmt, ast.Expr):
+        call = stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+            roots.add(_root_name(call.func))
+        elif (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id in ("setattr", "delattr")
+            and call.args
+        ):
+            roots.add(_root_name(call.args[0]))
+    elif isinstance(stmt, ast.Delete):
+        roots.update(_root_name(t) for t in stmt.targets)
+    return {r for r in roots if r is not None}
+
+
+def _root_name(node: ast.AST) -> str | None:
+    """``X`` of ``X.a[0].b`` or ``X.f().g``."""
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def bound_names(stmt: ast.stmt) -> set[str]:

@@ -333,3 +333,97 @@ def test_data_the_module_sets_on_a_module_it_imported_counts(user_modules) -> No
     assert code_fingerprint(user_modules("m", body + STEP).step) == before
     edited = (body + STEP).replace("[64, 16]", "[128, 16]")
     assert code_fingerprint(user_modules("m", edited).step) != before
+
+
+# (module "cfg" source or None, module "m" source before the step, old text, new text)
+CHANGED_IN_PLACE = {
+    "append after the definitions": (
+        None,
+        "FEATURES = ['a']\n\ndef use(x):\n    return (x, FEATURES)\n"
+        + STEP
+        + "\nFEATURES.append('b')\n",
+        "'b')",
+        "'c')",
+    ),
+    "append in a module with no def": (
+        "LAYERS = [64]\nLAYERS.append(16)\n",
+        "from PFX_cfg import LAYERS\n\ndef use(x):\n    return (x, LAYERS)\n" + STEP,
+        "(16)",
+        "(32)",
+    ),
+    "update and a seed in a module with no def": (
+        "import numpy as np\nCONF = {}\nCONF.update(lr=0.1)\nnp.random.seed(1)\nW = np.random.rand(2)\n",
+        "from PFX_cfg import CONF, W\n\ndef use(x):\n    return (x, CONF, W)\n" + STEP,
+        "seed(1)",
+        "seed(2)",
+    ),
+    "an imported list changed by the importer": (
+        "LAYERS = [64]\n",
+        "from PFX_cfg import LAYERS\nLAYERS.append(16)\n\ndef use(x):\n    return (x, LAYERS)\n"
+        + STEP,
+        "(16)",
+        "(32)",
+    ),
+    "a class attribute set after the class": (
+        None,
+        "class Cfg:\n    k = 1\n\nCfg.k = 5\n\ndef use(x):\n    return x * Cfg.k\n" + STEP,
+        "= 5",
+        "= 6",
+    ),
+    "a function attribute": (
+        None,
+        "def helper():\n    return helper.k\n\nhelper.k = 5\n\ndef use(x):\n    return helper()\n"
+        + STEP,
+        "= 5",
+        "= 6",
+    ),
+    "setattr after the definitions": (
+        None,
+        "class Cfg:\n    k = 1\n\ndef use(x):\n    return x * Cfg.k\n"
+        + STEP
+        + "\nsetattr(Cfg, 'k', 5)\n",
+        "5)",
+        "6)",
+    ),
+    "a slots instance by star import": (
+        "class Cfg:\n    __slots__ = ('k',)\n    def __init__(self, k):\n        self.k = k\nC = Cfg(3)\n",
+        "from PFX_cfg import *\n\ndef use(x):\n    return x * C.k\n" + STEP,
+        None,
+        None,
+    ),
+    "an instance holding an array by star import": (
+        "import numpy as np\nclass Cfg:\n    def __init__(self, w):\n        self.w = w\n"
+        "C = Cfg(np.array([3, 2]))\n",
+        "from PFX_cfg import *\n\ndef use(x):\n    return x * C.w.sum()\n" + STEP,
+        None,
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHANGED_IN_PLACE))
+def test_values_changed_in_place_or_set_on_later_count(user_modules, case) -> None:
+    """Statements that change a value without binding it (anywhere in the module, or in a
+    module of constants), attributes set on a class or function after it, and instances a
+    star import reaches by value: an edit changes the key, a reload alone does not."""
+    cfg, body, old, new = CHANGED_IN_PLACE[case]
+    if cfg is not None:
+        user_modules("cfg", cfg)
+    before = code_fingerprint(user_modules("m", body).step)
+    if cfg is not None:
+        user_modules("cfg", cfg)
+    assert code_fingerprint(user_modules("m", body).step) == before  # a reload alone: same
+    if old is None:  # the instance's own value changes: (3) -> (4), [3, 2] -> [4, 2]
+        assert cfg is not None
+        edited_cfg = cfg.replace("Cfg(3)", "Cfg(4)").replace("[3, 2]", "[4, 2]")
+        assert edited_cfg != cfg
+        user_modules("cfg", edited_cfg)
+        assert code_fingerprint(user_modules("m", body).step) != before
+        return
+    target = "cfg" if cfg is not None and old in cfg else "m"
+    if target == "cfg":
+        assert cfg is not None
+        user_modules("cfg", cfg.replace(old, new))
+        assert code_fingerprint(user_modules("m", body).step) != before
+    else:
+        assert code_fingerprint(user_modules("m", body.replace(old, new)).step) != before
