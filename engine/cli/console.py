@@ -56,6 +56,14 @@ def canceled() -> NoReturn:
     raise typer.Exit(130) from None
 
 
+def exit_code(status: str) -> int:
+    """A finished run's exit code: 0 Completed, 130 Canceled (Ctrl-C or ``runs cancel``),
+    1 otherwise."""
+    if status == Status.COMPLETED:
+        return 0
+    return 130 if status == Status.CANCELED else 1
+
+
 def parse_params(items: list[str] | None) -> dict[str, str]:
     """Parse repeated ``--param k=v`` options (a malformed or repeated one is a one-line error)."""
     params: dict[str, str] = {}

@@ -11,7 +11,17 @@ import typer
 
 from ..errors import HeadraceError
 from ..status import Status
-from .console import ParamOpt, WorkspaceOpt, err, fail, open_run, open_workspace, out, parse_params
+from .console import (
+    ParamOpt,
+    WorkspaceOpt,
+    err,
+    exit_code,
+    fail,
+    open_run,
+    open_workspace,
+    out,
+    parse_params,
+)
 from .runs import runs_app
 
 CANCEL_WAIT = 30.0
@@ -75,7 +85,7 @@ def runs_rerun(
     out.print(steps_table(result))
     _print_failures(result)
     out.print(f"run id: {result.id} (rerun of {before.id})  workspace: {ws.root}", highlight=False)
-    raise typer.Exit(0 if result.status == Status.COMPLETED else 1)
+    raise typer.Exit(exit_code(result.status))
 
 
 @runs_app.command("cancel")

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 
 from ..errors import HeadraceError
-from ..status import Status
 from .console import (
     ParamOpt,
     WorkspaceOpt,
     err,
+    exit_code,
     fail,
     make_cli_executor,
     open_workspace,
@@ -96,4 +96,4 @@ def run(
     out.print(steps_table(result))
     print_failures(result)
     out.print(f"run id: {result.id}  workspace: {ws.root}", highlight=False)
-    raise typer.Exit(0 if result.status == Status.COMPLETED else 1)
+    raise typer.Exit(exit_code(result.status))

@@ -526,12 +526,13 @@ class Runner:
     def _cancel(self, why: str, run_status: Status = Status.CANCELED) -> None:
         with contextlib.suppress(Exception):  # the run is stopping: keep what finished
             self.writer.close()
+        in_flight = {f.step: f for f in self.flights.values()}
         canceled = self.state.cancel()
         now = time.time()
         self._record_unfinished(why, now)
         self.ws.history.update_steps(
             self.run_id,
-            [(s, {"status": Status.CANCELED.value, "finished_at": now}) for s in canceled],
+            [(s, _canceled_fields(in_flight.get(s), why, now)) for s in canceled],
         )
         self.ws.history.update_run(self.run_id, status=run_status.value, finished_at=now, error=why)
         for s in canceled:
@@ -551,3 +552,16 @@ class Runner:
         self.observer.event(step, status, info, result)
         if self.on_event is not None:
             self.on_event(step, status, info)
+
+
+def _canceled_fields(flight: InFlight | None, why: str, now: float) -> dict[str, Any]:
+    """The columns of a step canceled at ``now``; one in flight counts its attempt."""
+    fields: dict[str, Any] = {"status": Status.CANCELED.value, "finished_at": now}
+    if flight is not None:
+        fields.update(
+            attempts=flight.attempt,
+            started_at=flight.started_at,
+            duration=now - flight.submitted,
+            error=f"Canceled: {why}",
+        )
+    return fields

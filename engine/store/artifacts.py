@@ -19,7 +19,7 @@ from ..fingerprint.options import resolve
 from ..types import PARAMETER, ArtifactKind, coerce, table_flavor
 from .integrity import INLINE, address, bytes_match, inline_bytes, local_matches, local_size
 from .leases import Leases
-from .serializers import ArtifactFormat, json_bytes, serialize
+from .serializers import ArtifactFormat, json_bytes, listed_files, serialize
 from .staging import owned_name
 
 if TYPE_CHECKING:
@@ -312,7 +312,7 @@ class ArtifactStore:
 
             return joblib.load(path)
         if record.fmt == "files":
-            return sorted(path.iterdir())
+            return listed_files(path)
         return path
 
     def local_path(self, record: ArtifactRecord) -> Path:

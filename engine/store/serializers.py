@@ -129,10 +129,27 @@ def _write_paths(value: Any, stage: Path, movable: Path | None) -> tuple[Artifac
         raise ArtifactError(f"expected a list of pathlib.Path, got {type(value).__name__}")
     folder = stage / "files"
     folder.mkdir()
-    for i, item in enumerate(value):
-        _, name, _ = _write_path(item, folder, movable, top=False)
-        os.rename(folder / name, folder / f"{i:05d}-{name}")
+    for i, item in enumerate(value):  # files/00000/NAME: each keeps its own name
+        slot = folder / f"{i:05d}"
+        slot.mkdir()
+        _write_path(item, slot, movable, top=False)
     return "files", "files", ""
+
+
+def listed_files(folder: Path) -> list[Path]:
+    """The paths of a stored ``list[Path]``, in their order, with their own names.
+
+    Each item is the one entry of its slot ``files/00000/``; artifacts stored by earlier
+    versions hold ``files/00000-NAME`` instead (their names keep that prefix).
+    """
+    slots = [p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
+    if not slots:
+        return sorted(folder.iterdir())
+    out = []
+    for slot in sorted(slots, key=lambda p: int(p.name)):
+        (item,) = list(slot.iterdir())
+        out.append(item)
+    return out
 
 
 def materialize_links(path: Path) -> None:

@@ -209,12 +209,16 @@ def test_follow_and_cancel_a_run_another_process_started(tmp_path: Path) -> None
         canceled = headrace("runs", "cancel", rid, ws=ws, check=0)
         assert canceled.stdout.strip() == f"run {rid}: Canceled"
         followed, _ = follow.communicate(timeout=30)
-        assert runner.wait(timeout=30) == 1
+        assert runner.wait(timeout=30) == 130  # canceled, as with Ctrl-C
+        table = runner.stdout.read() if runner.stdout else ""
     finally:
         runner.kill()
+    (row,) = [line for line in table.splitlines() if line.startswith("│ report ")]
+    assert "Canceled" in row and [c.strip() for c in row.split("│")][4] == "1"  # its attempt
     assert "[prep] preparing 6 rows\n" in followed and "[report] writing 2\n" in followed
     run = Workspace(ws).run(rid)
     assert run.status == "Canceled" and "headrace runs cancel" in (run.error or "")
+    assert run.steps["report"].attempts == 1
     (attempt,) = run.steps["report"].attempt_history
     assert not attempt.ok and attempt.logs.startswith("writing 0\nwriting 1\nwriting 2\n")
     again = headrace("runs", "cancel", rid, ws=ws, check=1)

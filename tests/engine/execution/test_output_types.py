@@ -333,3 +333,34 @@ def test_none_from_an_optional_output_into_a_plain_input_is_explained(ws: Worksp
         "value does not fit float (expected a float, got None); declare the input to accept it "
         "(e.g. Optional[...]) or make the upstream step return that type"
     )
+
+
+@component
+def split_files() -> list[Path]:
+    out = get_run_context().output_dir
+    for name, text in (("train.csv", "a\n1\n"), ("test.csv", "a\n2\n")):
+        (out / name).write_text(text)
+    (out / "sub").mkdir()
+    (out / "sub" / "train.csv").write_text("a\n3\n")  # the same name in another folder
+    return [out / "train.csv", out / "test.csv", out / "sub" / "train.csv"]
+
+
+@component
+def file_names(parts: list[Path]) -> str:
+    return ",".join(f"{p.name}={p.read_text().split()[1]}" for p in parts)
+
+
+@pipeline(name="named-parts")
+def named_parts():
+    parts = split_files()
+    return {"parts": parts, "names": file_names(parts=parts)}
+
+
+def test_a_returned_list_of_paths_keeps_each_files_name_and_order(ws: Workspace) -> None:
+    """Consumers and .load() see the names the step gave (Azure's uri_folder keeps them too),
+    even when two files share a name."""
+    run = named_parts.submit(workspace=ws).raise_for_status()
+    assert run.outputs["names"].load() == "train.csv=1,test.csv=2,train.csv=3"
+    loaded = run.outputs["parts"].load()
+    assert [p.name for p in loaded] == ["train.csv", "test.csv", "train.csv"]
+    assert [p.read_text() for p in loaded] == ["a\n1\n", "a\n2\n", "a\n3\n"]
