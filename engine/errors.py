@@ -24,6 +24,21 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
+__all__ = [
+    "ArtifactError",
+    "DefinitionError",
+    "HeadraceError",
+    "ParallelRunError",
+    "ParameterError",
+    "PipelineLoadError",
+    "PrefectServerError",
+    "RunExistsError",
+    "StepFailedError",
+    "StoreUnreachableError",
+    "UnhashableInput",
+    "WorkspaceError",
+]
+
 
 class HeadraceError(Exception):
     """Root of every error headrace raises on purpose."""

@@ -256,13 +256,17 @@ def _dask_greeting(data: bytes) -> bool:
 
 
 def quiet_engine_logs() -> None:
-    """Keep ``distributed``'s INFO lines (cluster start, workers, shutdown) out of the output.
+    """Keep ``distributed``'s and Prefect's INFO lines (cluster start, workers, flow and task
+    runs created and finished) out of the terminal; ``-v`` shows them.
 
     Set in the environment too, so the worker processes a LocalCluster spawns inherit it.
+    Prefect's console handler only is raised to WARNING: its API handler still sends every
+    log line to the Prefect UI.
     """
     import logging
 
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     logging.getLogger("distributed").setLevel(logging.WARNING)
 
 

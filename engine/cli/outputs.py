@@ -88,15 +88,17 @@ def download(name: str, value: Any, folder: Path) -> Path:
         path.write_text(dumps(loaded) + "\n")
         return path
     record = value.record
-    if record.kind in ("path", "paths"):
-        loaded = value.load()
-        items = loaded if isinstance(loaded, list) else [loaded]
-        if len(items) == 1:
-            return _copy(Path(items[0]), folder, name)
+    if record.kind == "path":
+        return _copy(Path(value.load()), folder, name)
+    if record.kind == "paths":  # always a folder of the files, whatever their number
+        items = [Path(p) for p in value.load()]
         target = folder / name
         target.mkdir(exist_ok=True)
-        for item in items:
-            _copy(Path(item), target, Path(item).name)
+        unique = len({p.name for p in items}) == len(items)
+        for i, item in enumerate(items):  # two files of one name: in numbered folders
+            slot = target if unique else target / f"{i:05d}"
+            slot.mkdir(exist_ok=True)
+            _copy(item, slot, item.name)
         return target
     store = value.workspace.store
     source = store.local_path(record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from dataclasses import is_dataclass
 from typing import Any
 
 from rich.console import Group
@@ -127,7 +128,12 @@ def metric_text(value: Any) -> str:
 
 def short_text(value: Any, limit: int = 80) -> str:
     """``value`` as text, cut to ``limit`` characters with its full length said."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if isinstance(value, str):
+        text = value
+    elif is_dataclass(value) and not isinstance(value, type):  # a StoredValue placeholder
+        text = str(value)
+    else:
+        text = json.dumps(value, default=str)
     if len(text) <= limit:
         return text
     return f"{text[: limit - 1]}… ({len(text):,} characters)"

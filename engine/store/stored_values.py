@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from ..fingerprint.digest import hash_bytes
 from .serializers import jsonable
@@ -26,8 +27,10 @@ SCHEMA = (
 _MARK = "__headrace_stored_value__"
 
 
-class StoredValue(NamedTuple):
-    """A large parameter value not loaded (in listings).
+@dataclass(frozen=True)
+class StoredValue:
+    """A large parameter value not loaded (in listings); JSON views show it as its text
+    (``<str of 0.2 MB>``), never as the reference.
 
     Attributes:
         digest: its key in ``stored_values``.

@@ -38,6 +38,19 @@ def test_all_is_pinned_and_importable() -> None:
         assert getattr(headrace.engine, name) is not None
 
 
+def test_errors_all_names_every_public_exception() -> None:
+    """``headrace.engine.errors`` is where every exception is imported from (httpx's rule)."""
+    public = sorted(
+        name
+        for name, obj in vars(errors).items()
+        if inspect.isclass(obj)
+        and issubclass(obj, errors.HeadraceError)
+        and obj.__module__ == errors.__name__
+    )
+    assert errors.__all__ == public
+    assert {n for n in PUBLIC if n.endswith("Error")} <= set(errors.__all__)
+
+
 def test_executors_keep_the_import_path_the_readme_shows() -> None:
     from headrace.engine.execution.executors import make_executor as real
     from headrace.engine.executors import make_executor

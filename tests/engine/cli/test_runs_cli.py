@@ -253,3 +253,30 @@ def test_a_killed_run_keeps_what_its_step_printed(tmp_path: Path) -> None:
     assert not (ws / "logs" / rid).exists()
     run = Workspace(ws).run(rid)
     assert run.status == "Failed" and run.steps["report"].logs.startswith("writing 0\n")
+
+
+def test_download_of_a_list_of_paths_is_a_folder_of_its_files(tmp_path: Path) -> None:
+    """One file or several, the files keep their names; two of one name get numbered folders."""
+    from headrace.engine import Workspace as _Workspace
+    from headrace.engine import component, get_run_context, pipeline
+    from headrace.engine.cli.outputs import download
+    from tests.engine.execution.test_output_types import named_parts
+
+    @component
+    def one_file() -> list[Path]:
+        (get_run_context().output_dir / "only.csv").write_text("a\n")
+        return [get_run_context().output_dir / "only.csv"]
+
+    @pipeline(name="one-part")
+    def one_part():
+        return {"parts": one_file()}
+
+    ws = _Workspace(tmp_path / "ws")
+    single = one_part.submit(workspace=ws).raise_for_status()
+    got = download("parts", single.outputs["parts"], tmp_path)
+    assert got == tmp_path / "parts" and [p.name for p in got.iterdir()] == ["only.csv"]
+    several = named_parts.submit(workspace=ws).raise_for_status()
+    (tmp_path / "b").mkdir()
+    got = download("parts", several.outputs["parts"], tmp_path / "b")
+    files = sorted(str(p.relative_to(got)) for p in got.rglob("*.csv"))
+    assert files == ["00000/train.csv", "00001/test.csv", "00002/train.csv"]

@@ -191,3 +191,22 @@ def test_headrace_ui_finds_the_running_server_and_stop_without_one(
     assert f"Prefect UI: {prefect_server.ui_url}" in shown.output
     stopped = runner.invoke(app, ["ui", "--stop", "-w", str(tmp_path / "empty")])
     assert stopped.exit_code == 0 and "no Prefect server was running" in stopped.output
+
+
+def test_the_cli_keeps_prefects_info_lines_out_of_the_terminal(prefect_env, tmp_path) -> None:
+    """README: -v shows Prefect's and Dask's INFO lines; without it they go to the UI only."""
+    import os
+
+    pipe = "tests/engine/dags.py:chain"
+    base = [sys.executable, "-m", "headrace.engine.cli", "run", pipe, "--executor", "prefect"]
+    env = {**os.environ, "PREFECT_API_URL": prefect_env.url}
+    quiet = subprocess.run(
+        [*base, "-w", str(tmp_path / "a")], capture_output=True, text=True, env=env
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert "| INFO" not in quiet.stderr + quiet.stdout
+    loud = subprocess.run(
+        [*base, "-v", "-w", str(tmp_path / "b")], capture_output=True, text=True, env=env
+    )
+    assert loud.returncode == 0, loud.stderr
+    assert "| INFO" in loud.stderr + loud.stdout

@@ -5,6 +5,8 @@ A 50 MB parameter was copied into every run's row, and ``runs show`` printed all
 
 from __future__ import annotations
 
+import json
+
 from headrace.engine import Workspace, component, pipeline
 from headrace.engine.store.gc import collect
 from headrace.engine.store.stored_values import LARGE, StoredValue
@@ -33,6 +35,11 @@ def test_a_large_value_is_stored_once_and_read_back_whole(ws: Workspace) -> None
     assert all(ws.run(r.id).params["text"] == text for r in runs)
     listed = ws.history.list_runs()[0]["params"]["text"]
     assert isinstance(listed, StoredValue) and str(listed) == "<str of 0.2 MB>"
+    from headrace.engine.cli.as_json import dumps
+    from headrace.engine.cli.view import short_text
+
+    assert json.loads(dumps({"text": listed})) == {"text": "<str of 0.2 MB>"}  # runs list --json
+    assert short_text(listed, 30) == "<str of 0.2 MB>"  # the runs list table
     small = flow.submit(params={"text": "short"}, workspace=ws)
     assert ws.run(small.id).params == {"text": "short"} and _stored(ws) == 1
 
