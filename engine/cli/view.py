@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import is_dataclass
 from typing import Any
 
 from rich.console import Group
@@ -15,6 +14,7 @@ from rich.text import Text
 from ..parallel.progress import live_line
 from ..status import Status
 from ..store.runs import PipelineRun
+from ..store.stored_values import StoredValue
 
 STYLE: dict[str, str] = {
     Status.NOT_STARTED: "dim",
@@ -130,7 +130,7 @@ def short_text(value: Any, limit: int = 80) -> str:
     """``value`` as text, cut to ``limit`` characters with its full length said."""
     if isinstance(value, str):
         text = value
-    elif is_dataclass(value) and not isinstance(value, type):  # a StoredValue placeholder
+    elif isinstance(value, StoredValue):  # a large parameter a listing did not load
         text = str(value)
     else:
         text = json.dumps(value, default=str)

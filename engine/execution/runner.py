@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..definitions.model import Binding, PipelineDefinition
 from ..status import Status
@@ -30,9 +30,6 @@ from .state import RunState
 from .step_fields import changed_while_running, finished_fields, reused_fields
 from .task import UNCACHED, InputSpec, StepResult, StepTask
 from .twins import Twins
-
-if TYPE_CHECKING:
-    pass
 
 EventHandler = Callable[[str, Status, dict[str, Any]], None]
 

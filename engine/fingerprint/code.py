@@ -175,19 +175,12 @@ class _Walker:
         name = getattr(obj, "__name__", None)
         module = module_of(namespace)
         if (
-            not isinstance(name, str)
-            or getattr(obj, "__qualname__", None) != name
-            or module is None
-            or vars(module).get(name) is not obj
-            or module_kind(module.__name__) != "user"
+            isinstance(name, str)
+            and getattr(obj, "__qualname__", None) == name
+            and module is not None
+            and vars(module).get(name) is obj
         ):
-            return
-        src = self.source_of(module)
-        key = (module.__name__, f"{name}.*")
-        if src is None or src.drifted or name not in src.bindings or key in self.seen_names:
-            return
-        self.seen_names.add(key)
-        self.statements(f"const:{name}.*", src.bindings[name], namespace)
+            self._changed_later(name, namespace)
 
     def _effects(self, namespace: dict[str, Any]) -> None:
         """Module-level statements that bind nothing (``random.seed(SEED)``), once per module."""
@@ -228,7 +221,7 @@ class _Walker:
         built = isinstance(obj, functools.partial) or bound_to_instance(obj)
         if isinstance(obj, types.ModuleType):
             self.reference(obj, name)
-            self._sets_on_module(name, namespace)
+            self._changed_later(name, namespace)
             return
         if (is_code(obj) and not built) or wrapped(obj):
             self.reference(obj, name)
@@ -244,17 +237,17 @@ class _Walker:
         self.seen_names.add(key)
         if name in src.imports:
             self._imported_value(name, src.imports[name], module, obj)  # type: ignore[arg-type]
-            if name in src.bindings:  # from cfg import LAYERS; LAYERS.append(16): here too
-                self.statements(f"const:{name}.*", src.bindings[name], namespace)
+            self._changed_later(name, namespace)  # from cfg import L; L.append(16): here too
             return
         self.statements(f"const:{name}", src.bindings[name], namespace)
         _warn_if_import_time_value(name, src.bindings[name], module.__name__)  # type: ignore[union-attr]
         self._code_inside(obj, name)
 
-    def _sets_on_module(self, name: str, namespace: dict[str, Any]) -> None:
-        """Statements of this module that set data on the module it imported as ``name``
-        (``cfg.LAYERS = [64, 16]`` in the pipeline file): by their source, as the imported
-        module's own source no longer tells the value."""
+    def _changed_later(self, name: str, namespace: dict[str, Any]) -> None:
+        """Statements of this module that change what it bound or imported as ``name``
+        without binding it (``cfg.LAYERS = [64, 16]`` on a module it imported, ``L.append(16)``
+        on an imported list, ``Cfg.k = 5`` on its own class), once: by their source, as the
+        object's own source no longer tells its value."""
         module = module_of(namespace)
         if module is None or not self._is_user(module.__name__):
             return
